@@ -1,0 +1,65 @@
+/// A block device as the guest will see it, with the identifiers found on it by libblkid.
+public struct BlockDevice: Sendable, Equatable, Codable {
+    /// The guest's kernel name for it, e.g. "/dev/sda1" or "/dev/nvme0n1p2".
+    public var name: String
+    /// Other guest paths naming the same device (/dev/disk/by-id/…, /dev/disk/by-path/…).
+    public var aliases: [String]
+    /// Where it was read from on this host: an image file at an offset, or a device node.
+    public var source: String
+    public var type: String?
+    public var uuid: String?
+    /// Second UUID of multi-device filesystems (btrfs member devices).
+    public var subUUID: String?
+    public var label: String?
+    public var partUUID: String?
+    /// "filesystem", "crypto", "raid", "other"; nil when nothing was recognised.
+    public var usage: String?
+    /// Why libblkid could not tell what is on it, when it could not.
+    public var problem: String?
+
+    public init(name: String, aliases: [String] = [], source: String, type: String? = nil, uuid: String? = nil,
+                subUUID: String? = nil, label: String? = nil, partUUID: String? = nil, usage: String? = nil, problem: String? = nil) {
+        self.name = name
+        self.aliases = aliases
+        self.source = source
+        self.type = type
+        self.uuid = uuid
+        self.subUUID = subUUID
+        self.label = label
+        self.partUUID = partUUID
+        self.usage = usage
+        self.problem = problem
+    }
+
+    /// Every guest path that names this device.
+    public var allNames: [String] { [name] + aliases }
+}
+
+/// Every block device the guest will have, indexed for exact lookups.
+public struct DeviceInventory: Sendable {
+    public let devices: [BlockDevice]
+    private let byName: [String: Int]
+    private let byUUID: [String: [Int]]
+
+    public init(devices: [BlockDevice]) {
+        self.devices = devices
+        var byName: [String: Int] = [:]
+        var byUUID: [String: [Int]] = [:]
+        for (index, device) in devices.enumerated() {
+            for name in device.allNames where byName[name] == nil { byName[name] = index }
+            if let uuid = device.uuid { byUUID[uuid.lowercased(), default: []].append(index) }
+        }
+        self.byName = byName
+        self.byUUID = byUUID
+    }
+
+    /// The device a guest path names, matched exactly ("/dev/sda1" never matches "/dev/sda10").
+    public func device(named path: String) -> BlockDevice? {
+        byName[path].map { devices[$0] }
+    }
+
+    /// All probed devices carrying this filesystem UUID (case-insensitive, as blkid compares).
+    public func devices(withUUID uuid: String) -> [BlockDevice] {
+        (byUUID[uuid.lowercased()] ?? []).map { devices[$0] }
+    }
+}

@@ -1,0 +1,30 @@
+#ifndef GUESTPREP_SHIM_H
+#define GUESTPREP_SHIM_H
+
+// What Swift's Glibc module does not surface: extended attributes and the
+// variadic open/fcntl calls Swift cannot call directly.
+#include <sys/xattr.h>
+
+int guestprep_openat(int dirfd, const char *path, int flags, unsigned int mode);
+
+/// O_PATH needs _GNU_SOURCE, which Swift's Glibc module is not built with.
+extern const int guestprep_O_PATH;
+
+static inline ssize_t guestprep_flistxattr(int fd, char *list, size_t size) {
+    return flistxattr(fd, list, size);
+}
+
+static inline ssize_t guestprep_fgetxattr(int fd, const char *name, void *value, size_t size) {
+    return fgetxattr(fd, name, value, size);
+}
+
+static inline int guestprep_fsetxattr(int fd, const char *name, const void *value, size_t size) {
+    return fsetxattr(fd, name, value, size, 0);
+}
+
+static inline int guestprep_fremovexattr(int fd, const char *name) {
+    return fremovexattr(fd, name);
+}
+
+
+#endif

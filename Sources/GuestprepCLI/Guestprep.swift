@@ -1,0 +1,1 @@
+public struct GuestprepCommand { public static func main() {} }

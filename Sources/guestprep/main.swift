@@ -1,0 +1,2 @@
+import GuestprepCLI
+GuestprepCommand.main()
