@@ -33,4 +33,10 @@ public struct GuestFile: Sendable, Equatable {
     public var path: GuestPath
     public var contents: [UInt8]
     public var metadata: FileMetadata
+
+    public init(path: GuestPath, contents: [UInt8], metadata: FileMetadata) {
+        self.path = path
+        self.contents = contents
+        self.metadata = metadata
+    }
 }

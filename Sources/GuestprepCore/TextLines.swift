@@ -63,6 +63,11 @@ public struct Field: Sendable, Equatable {
     public var range: Range<Int>
     public var bytes: [UInt8]
     public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    public init(range: Range<Int>, bytes: [UInt8]) {
+        self.range = range
+        self.bytes = bytes
+    }
 }
 
 extension TextLine {

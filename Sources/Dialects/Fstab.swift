@@ -1,0 +1,78 @@
+import GuestprepCore
+
+/// /etc/fstab (fstab(5)), parsed losslessly.
+public struct FstabFile: Sendable {
+    public var table: FieldTable
+
+    /// One mount entry. Fields 5 and 6 (freq, passno) are optional, as libmount allows.
+    public struct Entry: Sendable {
+        public var lineNumber: Int
+        public var index: Int
+        /// fs_spec, decoded from octal escapes: "/dev/sda1", "UUID=…", "server:/export".
+        public var source: String
+        public var mountPoint: String
+        public var type: String
+        public var options: [String]
+        /// Entries with fewer than three fields are not valid; they are reported, never edited.
+        public var isMalformed: Bool
+
+        public func hasOption(_ option: String) -> Bool { options.contains(option) }
+    }
+
+    public init(bytes: [UInt8]) {
+        table = FieldTable(bytes: bytes)
+    }
+
+    public var bytes: [UInt8] { table.bytes }
+
+    public var entries: [Entry] {
+        table.entries.map { entry in
+            let fields = entry.fields
+            func text(_ i: Int) -> String { i < fields.count ? OctalEscapes.decodedText(fields[i]) : "" }
+            return Entry(
+                lineNumber: entry.lineNumber, index: entry.index,
+                source: text(0), mountPoint: text(1), type: text(2),
+                options: text(3).split(separator: ",").map(String.init),
+                isMalformed: fields.count < 3)
+        }
+    }
+
+    /// Rewrites fs_spec of the entry on line `index`.
+    public mutating func replaceSource(ofLine index: Int, with source: String) {
+        table.replaceField(0, ofLine: index, with: Array(source.utf8))
+    }
+}
+
+/// /etc/crypttab (crypttab(5)): name, encrypted device, key file, options.
+public struct CrypttabFile: Sendable {
+    public var table: FieldTable
+
+    public struct Entry: Sendable {
+        public var lineNumber: Int
+        public var index: Int
+        public var name: String
+        public var device: String
+        public var isMalformed: Bool
+    }
+
+    public init(bytes: [UInt8]) {
+        table = FieldTable(bytes: bytes)
+    }
+
+    public var bytes: [UInt8] { table.bytes }
+
+    public var entries: [Entry] {
+        table.entries.map { entry in
+            let fields = entry.fields
+            return Entry(
+                lineNumber: entry.lineNumber, index: entry.index,
+                name: fields.first.map(OctalEscapes.decodedText) ?? "",
+                device: fields.count > 1 ? OctalEscapes.decodedText(fields[1]) : "",
+                isMalformed: fields.count < 2)
+        }
+    }
+
+    public mutating func replaceDevice(ofLine index: Int, with device: String) {
+        table.replaceField(1, ofLine: index, with: Array(device.utf8))
+    }
+}

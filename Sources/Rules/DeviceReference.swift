@@ -1,0 +1,121 @@
+import BlockProbe
+import GuestprepCore
+
+/// How a configuration file names a block device, and whether that name survives a move to
+/// other virtual hardware.
+public enum DeviceReference: Equatable, Sendable {
+    /// Names a filesystem or partition by its contents (UUID=, LABEL=, /dev/disk/by-uuid/…) or a
+    /// logical device (/dev/mapper/…, /dev/md/…): stays valid on the destination.
+    case stable
+    /// Names hardware position or bus identity (/dev/sda1, /dev/disk/by-path/…): may name another
+    /// device, or none, on the destination.
+    case unstable(path: String)
+    /// Not a block device at all (network share, virtual filesystem, bind source, "none").
+    case other
+
+    public static func classify(_ source: String) -> DeviceReference {
+        for tag in ["UUID=", "LABEL=", "PARTUUID=", "PARTLABEL=", "ID="] where source.hasPrefix(tag) {
+            return .stable
+        }
+        for prefix in ["/dev/disk/by-uuid/", "/dev/disk/by-label/", "/dev/disk/by-partuuid/",
+                       "/dev/disk/by-partlabel/", "/dev/mapper/", "/dev/md/"] where source.hasPrefix(prefix) {
+            return .stable
+        }
+        if source.hasPrefix("/dev/disk/by-id/") {
+            // Device-mapper, MD and LVM ids name logical devices by their own UUIDs, not by hardware.
+            let id = source.dropFirst("/dev/disk/by-id/".count)
+            for logical in ["dm-uuid-", "dm-name-", "md-uuid-", "md-name-", "lvm-pv-uuid-"] where id.hasPrefix(logical) {
+                return .stable
+            }
+            return .unstable(path: source)
+        }
+        if source.hasPrefix("/dev/disk/by-path/") { return .unstable(path: source) }
+        if source.hasPrefix("/dev/"), isKernelDiskName(source.dropFirst("/dev/".count)) {
+            return .unstable(path: source)
+        }
+        return .other
+    }
+
+    /// sd*, vd*, hd*, xvd* disks and partitions (sda, vdb2, xvdaa1) and NVMe namespaces (nvme0n1, nvme0n1p2).
+    static func isKernelDiskName(_ name: Substring) -> Bool {
+        for prefix in ["xvd", "sd", "vd", "hd"] where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            let letters = rest.prefix(while: { $0 >= "a" && $0 <= "z" })
+            let digits = rest.dropFirst(letters.count)
+            return !letters.isEmpty && digits.allSatisfy(\.isASCIIDigit)
+        }
+        if name.hasPrefix("nvme") {
+            // nvme<ctrl>n<ns>[p<part>]
+            var rest = name.dropFirst(4)
+            let controller = rest.prefix(while: \.isASCIIDigit)
+            guard !controller.isEmpty else { return false }
+            rest = rest.dropFirst(controller.count)
+            guard rest.first == "n" else { return false }
+            rest = rest.dropFirst()
+            let namespace = rest.prefix(while: \.isASCIIDigit)
+            guard !namespace.isEmpty else { return false }
+            rest = rest.dropFirst(namespace.count)
+            if rest.isEmpty { return true }
+            guard rest.first == "p" else { return false }
+            rest = rest.dropFirst()
+            return !rest.isEmpty && rest.allSatisfy(\.isASCIIDigit)
+        }
+        return false
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { self >= "0" && self <= "9" }
+}
+
+/// The outcome of looking a device path up among the probed devices.
+public enum DeviceResolution: Equatable, Sendable {
+    case resolved(device: BlockDevice, uuid: String)
+    /// Why the reference cannot be rewritten, in words for a finding.
+    case refused(String)
+}
+
+extension DeviceInventory {
+    /// Resolves a device path to a filesystem UUID that names exactly one probed device, or says why not.
+    /// `expectedType` (from the file, e.g. fstab's type field) guards against a wrong disk mapping.
+    public func resolveUUID(for path: String, expectedType: String? = nil) -> DeviceResolution {
+        guard let device = device(named: path) else {
+            return .refused("\(path) is not among the probed block devices, so its UUID is unknown (offline: pass --disk NAME=IMAGE for the disk that holds it; live: is the device attached?)")
+        }
+        if let problem = device.problem {
+            return .refused("\(path) (\(device.source)): \(problem)")
+        }
+        guard let uuid = device.uuid, !uuid.isEmpty else {
+            let what = device.type.map { "holds \($0) without a UUID" } ?? "holds no recognisable filesystem, swap or LUKS signature"
+            return .refused("\(path) (\(device.source)) \(what); create the filesystem or set a UUID (tune2fs -U, swaplabel -U, …), then run again")
+        }
+        let sharing = devices(withUUID: uuid)
+        if sharing.count > 1 && !Self.isMultiDeviceFilesystem(sharing) {
+            let names = sharing.map(\.name).joined(separator: ", ")
+            return .refused("UUID \(uuid) of \(path) is carried by \(sharing.count) probed devices (\(names)), as on a cloned disk, so UUID= would be ambiguous; give one a new UUID (tune2fs -U random, xfs_admin -U generate, swaplabel -U) and run again")
+        }
+        if let expectedType, let actual = device.type, !Self.typesAgree(expected: expectedType, actual: actual) {
+            return .refused("the file says \(expectedType) but \(path) (\(device.source)) holds \(actual); the device names may not match this guest's disks (check --disk)")
+        }
+        return .resolved(device: device, uuid: uuid)
+    }
+
+    /// btrfs spreads one filesystem (one UUID) over several devices, each with its own UUID_SUB.
+    static func isMultiDeviceFilesystem(_ devices: [BlockDevice]) -> Bool {
+        let subUUIDs = devices.compactMap(\.subUUID)
+        return devices.allSatisfy { $0.type == "btrfs" } && Set(subUUIDs).count == devices.count
+    }
+
+    static func typesAgree(expected: String, actual: String) -> Bool {
+        func family(_ type: String) -> String {
+            switch type {
+            case "ext2", "ext3", "ext4", "ext4dev": "ext"
+            case "vfat", "msdos", "fat", "fat16", "fat32", "umsdos": "fat"
+            case "swap", "swsuspend": "swap"
+            default: type
+            }
+        }
+        if expected.isEmpty || expected == "auto" || expected.contains(",") { return true }
+        return family(expected) == family(actual)
+    }
+}
