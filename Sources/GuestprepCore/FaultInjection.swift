@@ -2,20 +2,28 @@
 import Glibc
 #endif
 
-/// Test-only crash hook: with `GUESTPREP_FAULT_AFTER_STEP=k` the process kills itself with SIGKILL
-/// right after its k-th durable journal step, so tests can prove rollback from every crash point.
-/// Compiled into debug builds only; release binaries carry no such switch.
+/// Test-only fault hooks, so tests can prove recovery from every point of an apply or rollback.
+/// With `GUESTPREP_FAULT_KILL_AFTER_STEP=k` the process kills itself with SIGKILL right after its
+/// k-th durable journal step; with `GUESTPREP_FAULT_FAIL_AFTER_STEP=k` that step throws instead.
+/// Compiled into debug builds only: release binaries carry no such switch.
 public enum FaultInjection {
     nonisolated(unsafe) private static var stepsTaken = 0
 
     /// Marks one durable step done; call only after the step is on disk.
-    public static func stepCompleted() {
+    public static func stepCompleted() throws {
         #if DEBUG
-        guard let raw = getenv("GUESTPREP_FAULT_AFTER_STEP"), let limit = Int(String(cString: raw)) else { return }
         stepsTaken += 1
-        if stepsTaken == limit {
+        if let limit = limit("GUESTPREP_FAULT_KILL_AFTER_STEP"), stepsTaken == limit {
             kill(getpid(), SIGKILL)
         }
+        if let limit = limit("GUESTPREP_FAULT_FAIL_AFTER_STEP"), stepsTaken == limit {
+            throw GuestprepError(.io, "injected failure after journal step \(limit) (GUESTPREP_FAULT_FAIL_AFTER_STEP)")
+        }
         #endif
+    }
+
+    private static func limit(_ name: String) -> Int? {
+        guard let raw = getenv(name) else { return nil }
+        return Int(String(cString: raw))
     }
 }

@@ -29,6 +29,11 @@ public struct RuleParameters: Sendable {
         }
         public var content: Content
         public var line: Int
+
+        public init(content: Content, line: Int) {
+            self.content = content
+            self.line = line
+        }
     }
 
     public var values: [String: Value]

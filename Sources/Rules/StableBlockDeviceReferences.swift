@@ -46,7 +46,7 @@ public struct StableBlockDeviceReferences: Rule {
 
     func rewriteFstab(_ context: RuleContext) throws {
         guard let file = try context.read(Self.fstab) else { return }
-        let shown = context.root.display(file.path)
+        let shown = file.path.description
         var fstab = FstabFile(bytes: file.contents)
         var expected: [Int: String] = [:]
         var reasons: [String] = []
@@ -88,7 +88,7 @@ public struct StableBlockDeviceReferences: Rule {
 
     func rewriteCrypttab(_ context: RuleContext) throws {
         guard let file = try context.read(Self.crypttab) else { return }
-        let shown = context.root.display(file.path)
+        let shown = file.path.description
         var crypttab = CrypttabFile(bytes: file.contents)
         var expected: [Int: String] = [:]
         var reasons: [String] = []
@@ -125,7 +125,7 @@ public struct StableBlockDeviceReferences: Rule {
     /// initramfs-tools: RESUME=/dev/sda2 (man initramfs.conf(5)).
     func rewriteInitramfsResume(_ context: RuleContext) throws {
         guard let file = try context.read(Self.initramfsResume) else { return }
-        let shown = context.root.display(file.path)
+        let shown = file.path.description
         var config = ShellAssignmentsFile(bytes: file.contents)
         var expected: [Int: String] = [:]
         var reasons: [String] = []
@@ -164,7 +164,7 @@ public struct StableBlockDeviceReferences: Rule {
     /// resume= on the kernel command line set in /etc/default/grub.
     func rewriteGrubResume(_ context: RuleContext) throws {
         guard let file = try context.read(Self.defaultGrub) else { return }
-        let shown = context.root.display(file.path)
+        let shown = file.path.description
         var config = ShellAssignmentsFile(bytes: file.contents)
         var expected: [Int: String] = [:]
         var reasons: [String] = []

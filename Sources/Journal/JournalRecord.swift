@@ -1,0 +1,94 @@
+import Foundation
+import GuestFS
+
+/// One line of `journal.jsonl`. The format is documented in backups/README.md and
+/// backups/journal-record.schema.json; change all three together.
+public struct JournalRecord: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        /// A run starts: what tool, playbook and root, and how many steps to expect.
+        case begin
+        /// About to change a file: the original's bytes are already saved and fsynced.
+        case intent
+        /// The file now holds the new state.
+        case done
+        /// Every step done and validated.
+        case applied
+        /// Apply failed; its completed steps are being rolled back.
+        case failed
+        /// A step's original is back in place.
+        case restored
+        /// Every step restored.
+        case rolledBack = "rolled-back"
+    }
+
+    public var type: Kind
+    public var time: String
+    public var run: String?
+    public var tool: String?
+    public var playbook: String?
+    public var root: String?
+    public var steps: Int?
+    public var step: Int?
+    public var path: String?
+    public var action: String?
+    public var rules: [String]?
+    /// State before the change; nil when the file did not exist.
+    public var original: FileState?
+    /// State after the change; nil when the change deletes the file.
+    public var new: FileState?
+    /// Backup of the original bytes, relative to the run directory.
+    public var backup: String?
+    /// "requested" or "apply-failed" on rolled-back; the error on failed.
+    public var reason: String?
+    public var error: String?
+
+    public init(_ type: Kind) {
+        self.type = type
+        self.time = Self.now()
+    }
+
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}
+
+/// A file's identity in the journal: content hash, size, and the metadata rollback restores.
+public struct FileState: Codable, Sendable, Equatable {
+    public var sha256: String
+    public var size: Int
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var xattrs: [XattrRecord]
+
+    public struct XattrRecord: Codable, Sendable, Equatable {
+        public var name: String
+        public var value: String  // base64
+
+        enum CodingKeys: String, CodingKey {
+            case name
+            case value = "value_base64"
+        }
+    }
+
+    public init(contents: [UInt8], metadata: FileMetadata) {
+        sha256 = sha256Hex(contents)
+        size = contents.count
+        mode = metadata.mode
+        uid = metadata.uid
+        gid = metadata.gid
+        xattrs = metadata.xattrs.map { XattrRecord(name: $0.name, value: Data($0.value).base64EncodedString()) }
+    }
+
+    public func metadata() throws -> FileMetadata {
+        FileMetadata(mode: mode, uid: uid, gid: gid, xattrs: try xattrs.map { record in
+            guard let data = Data(base64Encoded: record.value) else {
+                throw GuestprepError(.journal, "extended attribute \(record.name) has a value that is not base64")
+            }
+            return ExtendedAttribute(name: record.name, value: Array(data))
+        })
+    }
+}
+import GuestprepCore
