@@ -23,7 +23,13 @@ public final class GuestRoot: Sendable {
         guard fd >= 0 else {
             throw GuestprepError.system("opening guest root", path: hostPath)
         }
-        self.hostPath = hostPath
+        // Absolute, so messages name the same place whatever the working directory.
+        if let resolved = realpath(hostPath, nil) {
+            self.hostPath = String(cString: resolved)
+            free(resolved)
+        } else {
+            self.hostPath = hostPath
+        }
         self.root = Descriptor(fd)
     }
 

@@ -22,6 +22,7 @@ public struct Applier {
     }
 
     public func apply(_ plan: Plan) throws -> Outcome {
+        try root.makeDirectories(RunJournal.stateDirectory, mode: 0o700)
         let lock = try root.lockExclusively(RunJournal.lockFile, holder: "guestprep apply")
         defer { withExtendedLifetime(lock) {} }
         try Self.refuseIfInterrupted(root)

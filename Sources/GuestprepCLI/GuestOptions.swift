@@ -1,0 +1,81 @@
+import ArgumentParser
+import BlockProbe
+import Foundation
+import GuestFS
+import GuestprepCore
+import Planning
+
+/// --root and --disk: which guest, and which images stand for its disks.
+struct GuestOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The guest's root directory: / for the running system, or where an offline guest is mounted.", valueName: "DIR"))
+    var root: String = "/"
+
+    @Option(name: .customLong("disk"), help: ArgumentHelp("The guest's disk NAME (sda, nvme0n1, /dev/disk/by-id/…) is the image file or block device PATH. Repeatable.", valueName: "NAME=PATH"))
+    var disks: [String] = []
+
+    func validate() throws {
+        for disk in disks { _ = try DiskMapping(argument: disk) }
+    }
+
+    func openRoot() throws -> GuestRoot {
+        try GuestRoot(hostPath: root)
+    }
+
+    /// Probed devices: the --disk images when given, the live system's devices for "/", or
+    /// nothing (with a finding saying so) for an offline root without --disk.
+    func inventory(for guest: GuestRoot) throws -> (DeviceInventory, [Finding]) {
+        if !disks.isEmpty {
+            return (try DiskImageProbe.inventory(disks.map(DiskMapping.init(argument:))), [])
+        }
+        if guest.isLive {
+            return (try LiveDeviceProbe.inventory(), [])
+        }
+        return (DeviceInventory(devices: []), [Finding(rule: "guestprep", severity: .warning,
+            message: "offline guest without --disk: no block device can be probed, so no device name can be resolved; pass --disk NAME=IMAGE for each of the guest's disks")])
+    }
+}
+
+struct PlaybookOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("A shipped playbook's name, or a playbook file.", valueName: "NAME|FILE"))
+    var playbook: String = "default"
+
+    func load() throws -> Playbook {
+        try PlaybookLibrary.load(playbook)
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// Playbooks built into the binary, so it works with nothing beside it.
+enum PlaybookLibrary {
+    static let builtIn: [String: [UInt8]] = ["default": PackageResources.default_yaml]
+
+    static func load(_ nameOrFile: String) throws -> Playbook {
+        let looksLikeFile = nameOrFile.contains("/") || nameOrFile.hasSuffix(".yaml") || nameOrFile.hasSuffix(".yml")
+        if looksLikeFile || builtIn[nameOrFile] == nil {
+            guard FileManager.default.fileExists(atPath: nameOrFile) else {
+                if looksLikeFile {
+                    throw GuestprepError(.notFound, "playbook file not found", path: nameOrFile)
+                }
+                throw GuestprepError(.usage, "no playbook named '\(nameOrFile)'; shipped playbooks: \(builtIn.keys.sorted().joined(separator: ", ")), or give a file path")
+            }
+            guard let data = FileManager.default.contents(atPath: nameOrFile) else {
+                throw GuestprepError(.io, "could not read playbook", path: nameOrFile)
+            }
+            return try Playbook.parse(String(decoding: data, as: UTF8.self), source: nameOrFile)
+        }
+        return try Playbook.parse(String(decoding: builtIn[nameOrFile]!, as: UTF8.self), source: "playbooks/\(nameOrFile).yaml (built in)")
+    }
+}
+
+/// Runs a command body, turning guestprep errors into one clear line on stderr and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as GuestprepError {
+        CommandEnvironment.console.err("guestprep: error: \(error)\n")
+        throw ExitCode(1)
+    }
+}

@@ -1,1 +1,0 @@
-public struct GuestprepCommand { public static func main() {} }

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import GuestprepCore
+import Journal
+
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "List the runs recorded in the guest's journal: id, time, state, files.")
+
+    @Option(name: .long, help: ArgumentHelp("The guest's root directory.", valueName: "DIR"))
+    var root: String = "/"
+
+    @Option(name: .long, help: "Output format.") var format: OutputFormat = .text
+
+    struct Entry: Encodable {
+        var id: String
+        var started: String
+        var state: String
+        var playbook: String
+        var files: [String]
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let guest = try GuestOptions.parse(["--root", root]).openRoot()
+            let runs = try RunHistory.runs(in: guest)
+            let console = CommandEnvironment.console
+            switch format {
+            case .json:
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                let entries = runs.map { Entry(id: $0.id, started: $0.started, state: $0.state.rawValue, playbook: $0.playbook, files: $0.files) }
+                console.out(String(decoding: try encoder.encode(entries), as: UTF8.self) + "\n")
+            case .text:
+                if runs.isEmpty {
+                    console.out("No runs recorded in this guest.\n")
+                    return
+                }
+                for run in runs {
+                    console.out("\(run.id)  \(run.started)  \(run.state.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0))  \(run.files.joined(separator: ", "))\n")
+                }
+            }
+        }
+    }
+}
