@@ -1,0 +1,58 @@
+# guestprep: two commands set up everything on a fresh Debian machine.
+#   make demo   install what is missing, build, plan the bundled sample guest, show the diff
+#   make test   install what is missing, build, run every test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Debian packages the build, the tests, the demo and the benchmark need.
+DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev util-linux mount fdisk e2fsprogs dosfstools time
+SWIFT_BUILD_FLAGS ?=
+DEMO_DIR := .demo
+
+.PHONY: help deps build debug demo test bench fmt clean
+
+help:
+	@echo "make demo   - build and run 'guestprep plan' on the bundled sample guest"
+	@echo "make test   - build and run every test"
+	@echo "make build  - release binary with the Swift runtime linked in (.build/release/guestprep)"
+	@echo "make bench  - time 'guestprep plan' on generated guests of growing size"
+	@echo "make fmt    - format the sources with swift-format"
+
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+debug: deps
+	swift build $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0
+	@scripts/check-warnings .build-log.txt
+
+# One binary that needs only glibc, libblkid.so.1 and libudev.so.1 on the guest.
+build: deps
+	swift build -c release --static-swift-stdlib $(SWIFT_BUILD_FLAGS)
+	@echo "Built $$(swift build -c release --show-bin-path)/guestprep"
+
+demo: debug
+	scripts/make-sample-guest $(DEMO_DIR)
+	@echo
+	@echo "$$ guestprep plan --root $(DEMO_DIR)/root --disk vda=$(DEMO_DIR)/vda.img --disk vdb=$(DEMO_DIR)/vdb.img"
+	@$$(swift build --show-bin-path)/guestprep plan --root $(DEMO_DIR)/root --disk vda=$(DEMO_DIR)/vda.img --disk vdb=$(DEMO_DIR)/vdb.img
+
+test: deps
+	swift build --build-tests $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0
+	@scripts/check-warnings .build-log.txt
+	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+bench: build
+	scripts/bench $$(swift build -c release --show-bin-path)/guestprep
+
+fmt:
+	swift format --in-place --recursive --configuration .swift-format Sources Tests Package.swift
+
+clean:
+	rm -rf .build $(DEMO_DIR) .build-log.txt
