@@ -17,19 +17,27 @@ public enum HostCommand {
         return nil
     }
 
-    public static func run(_ executable: String, _ arguments: [String]) throws -> Result {
+    /// Runs `executable` with a minimal environment (C locale, system PATH) plus `environment`,
+    /// feeding it `input` (or nothing) on stdin.
+    public static func run(_ executable: String, _ arguments: [String], input: [UInt8]? = nil,
+                           environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"]
+        process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"].merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let inputPipe = input.map { _ in Pipe() }
+        process.standardInput = inputPipe ?? FileHandle.nullDevice
         do {
             try process.run()
         } catch {
             throw GuestprepError(.io, "could not run \(executable)", cause: "\(error)")
+        }
+        if let inputPipe, let input {
+            inputPipe.fileHandleForWriting.write(Data(input))
+            try? inputPipe.fileHandleForWriting.close()
         }
         // Read both pipes before waiting so a chatty tool cannot block on a full pipe.
         let stderrBox = DataBox()
