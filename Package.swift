@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(name: "guestprep", dependencies: ["GuestprepCLI"]),
 
         .testTarget(name: "GuestprepTests", dependencies: [
-            "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI",
+            "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI", "CGuestprepShim",
         ], resources: [.copy("Fixtures")]),
     ]
 )

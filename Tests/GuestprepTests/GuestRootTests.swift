@@ -1,0 +1,169 @@
+import CGuestprepShim
+import Foundation
+import GuestFS
+import GuestprepCore
+import Testing
+
+/// A hostile guest must never make guestprep read or write outside its root.
+@Suite("Confined guest root")
+struct GuestRootTests {
+    /// host/ holds a file the guest must never reach; host/guest is the guest root.
+    struct Layout {
+        var top: URL
+        var guest: URL
+        var outside: URL
+        var outsideContents = "host secret, must not change\n"
+
+        init() throws {
+            top = try Support.scratch("hostile")
+            guest = top.appendingPathComponent("guest")
+            outside = top.appendingPathComponent("outside/fstab")
+            try Support.write(outsideContents, to: outside)
+            try FileManager.default.createDirectory(at: guest.appendingPathComponent("etc"), withIntermediateDirectories: true)
+        }
+
+        func link(_ guestPath: String, to target: String) throws {
+            let url = guest.appendingPathComponent(guestPath)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: url.path, withDestinationPath: target)
+        }
+
+        func outsideUntouched() throws -> Bool {
+            try Support.read(outside) == outsideContents
+                && (try FileManager.default.contentsOfDirectory(atPath: outside.deletingLastPathComponent().path)) == ["fstab"]
+        }
+    }
+
+    static let escapes: [(name: String, path: String, target: String)] = [
+        ("absolute symlink to a host path", "etc/fstab", "OUTSIDE"),
+        ("relative symlink climbing out", "etc/fstab", "../../outside/fstab"),
+        ("relative symlink with many ..", "etc/fstab", "../../../../../../../../OUTSIDE_REL"),
+        ("symlinked directory to the host", "etc", "OUTSIDE_DIR"),
+        ("symlinked directory climbing out", "etc", "../outside"),
+    ]
+
+    @Test("symlink escapes resolve inside the root, and writes stay there", arguments: 0..<escapes.count)
+    func symlinkEscapes(_ index: Int) throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let escape = Self.escapes[index]
+        try? FileManager.default.removeItem(at: layout.guest.appendingPathComponent(escape.path))
+        let target = escape.target
+            .replacingOccurrences(of: "OUTSIDE_REL", with: layout.outside.path.dropFirst())
+            .replacingOccurrences(of: "OUTSIDE_DIR", with: layout.outside.deletingLastPathComponent().path)
+            .replacingOccurrences(of: "OUTSIDE", with: layout.outside.path)
+        try layout.link(escape.path, to: target)
+
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        // The guest's view of the link's target does not exist inside the guest: nothing to read.
+        #expect(try root.readFile("/etc/fstab") == nil, "\(escape.name): read the host's file")
+        // Writing creates the file at the link's target re-rooted inside the guest, or fails.
+        do {
+            try root.replaceFile("/etc/fstab", contents: Array("guest\n".utf8), metadata: .newConfigFile)
+            let canonical = try root.canonicalPath("/etc/fstab")
+            let written = layout.guest.path + canonical.description
+            #expect(try Support.read(URL(fileURLWithPath: written)) == "guest\n")
+            #expect(written.hasPrefix(layout.guest.path + "/"))
+        } catch let error as GuestprepError {
+            #expect(error.code == .notFound, "\(escape.name): unexpected \(error)")
+        }
+        #expect(try layout.outsideUntouched(), "\(escape.name): wrote outside the root")
+    }
+
+    @Test("'..' in a path cannot climb above the root")
+    func dotDot() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        #expect(try root.readFile("/../outside/fstab") == nil)
+        #expect(try root.readFile("/etc/../../../outside/fstab") == nil)
+        try root.makeDirectories("/../../outside", mode: 0o700)
+        try root.replaceFile("/../../outside/fstab", contents: Array("inside\n".utf8), metadata: .newConfigFile)
+        #expect(try Support.read(layout.guest.appendingPathComponent("outside/fstab")) == "inside\n")
+        #expect(try layout.outsideUntouched())
+    }
+
+    @Test("a symlink inside the guest is followed within the guest")
+    func innerSymlink() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        try Support.write("real\n", to: layout.guest.appendingPathComponent("usr/share/fstab.real"))
+        try layout.link("etc/fstab", to: "/usr/share/fstab.real")
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        #expect(try root.readFile("/etc/fstab")?.contents == Array("real\n".utf8))
+        #expect(try root.canonicalPath("/etc/fstab") == "/usr/share/fstab.real")
+        try root.replaceFile("/etc/fstab", contents: Array("new\n".utf8), metadata: .newConfigFile)
+        #expect(try Support.read(layout.guest.appendingPathComponent("usr/share/fstab.real")) == "new\n")
+        // The link itself is still a link.
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: layout.guest.appendingPathComponent("etc/fstab").path) == "/usr/share/fstab.real")
+    }
+
+    @Test("symlink loops end with an error, not a hang")
+    func loops() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        try layout.link("etc/a", to: "b")
+        try layout.link("etc/b", to: "a")
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        #expect(throws: GuestprepError.self) { try root.readFile("/etc/a") }
+    }
+
+    @Test("directories, FIFOs and oversized files are refused")
+    func refusesNonRegular() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        try FileManager.default.createDirectory(at: layout.guest.appendingPathComponent("etc/fstab"), withIntermediateDirectories: true)
+        #expect { try root.readFile("/etc/fstab") } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        #expect { try root.replaceFile("/etc/fstab", contents: [], metadata: .newConfigFile) } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        #expect(mkfifo(layout.guest.appendingPathComponent("etc/fifo").path, 0o644) == 0)
+        #expect { try root.readFile("/etc/fifo") } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        #expect { try root.replaceFile("/etc/fifo", contents: [], metadata: .newConfigFile) } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        try Support.write(String(repeating: "x", count: 2000), to: layout.guest.appendingPathComponent("etc/big"))
+        #expect { try root.readFile("/etc/big", limit: 1000) } throws: { ($0 as? GuestprepError)?.code == .fileTooLarge }
+    }
+
+    @Test("device nodes are refused without being opened", .enabled(if: Support.isRoot, "mknod needs root"))
+    func refusesDevices() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let node = layout.guest.appendingPathComponent("etc/fstab").path
+        // /dev/null's numbers (1,3): harmless even if something did open it.
+        #expect(mknod(node, S_IFCHR | 0o600, dev_t((1 << 8) | 3)) == 0)
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        #expect { try root.readFile("/etc/fstab") } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        #expect { try root.replaceFile("/etc/fstab", contents: [], metadata: .newConfigFile) } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+    }
+
+    @Test("atomic replace keeps mode, owner and extended attributes, and leaves no temp file")
+    func keepsMetadata() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let file = layout.guest.appendingPathComponent("etc/fstab")
+        try Support.write("old\n", to: file)
+        #expect(chmod(file.path, 0o640) == 0)
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        var attributes: [ExtendedAttribute] = []
+        let userValue = Array("guestprep-test".utf8)
+        let fd = open(file.path, O_RDONLY)
+        defer { close(fd) }
+        if guestprep_fsetxattr(fd, "user.guestprep", userValue, userValue.count) == 0 {
+            attributes.append(ExtendedAttribute(name: "user.guestprep", value: userValue))
+        }
+        let label = Array("system_u:object_r:etc_t:s0\0".utf8)
+        if Support.isRoot, guestprep_fsetxattr(fd, "security.selinux", label, label.count) == 0 {
+            attributes.append(ExtendedAttribute(name: "security.selinux", value: label))
+        }
+        if Support.isRoot { #expect(chown(file.path, 123, 456) == 0) }
+        let before = try #require(try root.readFile("/etc/fstab"))
+        #expect(before.metadata.mode == 0o640)
+        #expect(Set(before.metadata.xattrs.map(\.name)) == Set(attributes.map(\.name)))
+
+        try root.replaceFile("/etc/fstab", contents: Array("new\n".utf8), metadata: before.metadata)
+        let after = try #require(try root.readFile("/etc/fstab"))
+        #expect(after.contents == Array("new\n".utf8))
+        #expect(after.metadata == before.metadata)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: file.deletingLastPathComponent().path) == ["fstab"])
+        if attributes.isEmpty { print("NOTICE: this filesystem has no user/security xattrs; only mode and owner were checked") }
+    }
+}
