@@ -47,6 +47,6 @@ let package = Package(
 
         .testTarget(name: "GuestprepTests", dependencies: [
             "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI", "CGuestprepShim",
-        ], resources: [.copy("Fixtures")]),
+        ], exclude: ["Fixtures"]),
     ]
 )

@@ -65,9 +65,12 @@ def main(argv):
         except (UnicodeDecodeError, ValueError) as error:
             print(f"{path}:{number}: not a JSON record: {error}")
             return 1
-        errors = sorted(validator.iter_errors(record), key=lambda e: list(e.absolute_path))
+        errors = list(validator.iter_errors(record))
         if errors:
-            best = jsonschema.exceptions.best_match(errors)
+            # A field failing its record type's rules also leaves the type's fields "unevaluated";
+            # report the specific failure, not the consequence.
+            specific = [e for e in errors if e.validator != "unevaluatedProperties"]
+            best = jsonschema.exceptions.best_match(specific or errors)
             print(f"{path}:{number}: {best.message}{_location(best)}")
             return 1
         counts[record["type"]] = counts.get(record["type"], 0) + 1

@@ -15,6 +15,12 @@ public struct Playbook: Sendable {
         public var rule: any Rule
         public var ruleID: String
         public var line: Int
+
+        public init(rule: any Rule, ruleID: String, line: Int) {
+            self.rule = rule
+            self.ruleID = ruleID
+            self.line = line
+        }
     }
 
     public var name: String
@@ -22,6 +28,13 @@ public struct Playbook: Sendable {
     /// Where it came from: a file path or "built-in".
     public var source: String
     public var steps: [Step]
+
+    public init(name: String, description: String? = nil, source: String, steps: [Step]) {
+        self.name = name
+        self.description = description
+        self.source = source
+        self.steps = steps
+    }
 
     static let topKeys = ["name", "description", "rules"]
     static let stepKeys = ["rule", "with"]

@@ -1,0 +1,150 @@
+import BlockProbe
+import Foundation
+import GuestFS
+import GuestprepCore
+import Planning
+import Rules
+import Testing
+
+/// The fstab remediation on a fixture guest with a real disk image: input → plan → findings.
+@Suite("stable-block-device-references")
+struct StableBlockDeviceRuleTests {
+    func plan(_ guest: FixtureGuest, targets: [StableBlockDeviceReferences.Target] = StableBlockDeviceReferences.Target.allCases) throws -> Plan {
+        let root = try GuestRoot(hostPath: guest.root.path)
+        let devices = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path)])
+        let playbook = Playbook(name: "test", source: "test", steps: [
+            .init(rule: StableBlockDeviceReferences(targets: targets), ruleID: StableBlockDeviceReferences.id, line: 1),
+        ])
+        return try Planner.plan(root: root, devices: devices, playbook: playbook)
+    }
+
+    @Test("rewrites exactly the unstable sources, byte for byte elsewhere")
+    func fstabGolden() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let plan = try plan(guest, targets: [.fstab])
+        let change = try #require(plan.changes.first { $0.path == "/etc/fstab" })
+        let expected = """
+            # /etc/fstab: static file system information.
+            #
+            # <file system> <mount point>   <type>  <options>       <dump>  <pass>
+            UUID=\(FixtureGuest.rootUUID)\t/\text4\terrors=remount-ro\t0\t1
+            UUID=C0DE-F00D   /boot/efi   vfat   umask=0077   0   1
+            UUID=\(FixtureGuest.swapUUID) none swap sw 0 0
+            /dev/sda10 /srv ext4 defaults,nofail 0 2
+            UUID=0a0a0a0a-0000-4000-8000-000000000001 /home ext4 defaults 0 2
+            proc /proc proc defaults 0 0
+            //nas/share\\040x /mnt/nas cifs guest,_netdev 0 0
+            /dev/sr0 /media/cdrom udf,iso9660 user,noauto 0 0
+            /srv/export /exports none bind 0 0
+            """
+        #expect(change.proposed == Array(expected.utf8))
+        #expect(change.action == .modify)
+        #expect(change.reasons.count == 3)
+        // sda10 is not sda1: unresolvable, and optional at boot, so a warning on its own line.
+        let finding = try #require(plan.findings.first { $0.line == 7 })
+        #expect(finding.severity == .warning)
+        #expect(finding.path == "/etc/fstab")
+        #expect(finding.message.contains("/dev/sda10"))
+        #expect(plan.findings.filter { $0.severity == .blocker }.isEmpty)
+    }
+
+    @Test("an unresolvable device needed at boot is a blocker naming file and line; the line stays")
+    func blockerWhenRequired() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        try Support.write("/dev/sda1 / ext4 defaults 0 1\n/dev/sdb1 /data xfs defaults 0 2\n", to: guest.file("etc/fstab"))
+        let plan = try plan(guest, targets: [.fstab])
+        let finding = try #require(plan.findings.first)
+        #expect(finding.severity == .blocker)
+        #expect(finding.location == "/etc/fstab:2")
+        let change = try #require(plan.changes.first)
+        #expect(String(decoding: change.proposed ?? [], as: UTF8.self) == "UUID=\(FixtureGuest.rootUUID) / ext4 defaults 0 1\n/dev/sdb1 /data xfs defaults 0 2\n")
+    }
+
+    @Test("a type that contradicts the probed filesystem is refused")
+    func typeMismatch() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        try Support.write("/dev/sda2 / ext4 defaults 0 1\n", to: guest.file("etc/fstab"))
+        let plan = try plan(guest, targets: [.fstab])
+        #expect(plan.changes.isEmpty)
+        #expect(plan.findings.first?.message.contains("holds swap") == true)
+    }
+
+    @Test("resume device in initramfs-tools and on the grub command line")
+    func resume() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let plan = try plan(guest, targets: [.resume])
+        let resume = try #require(plan.changes.first { $0.path == "/etc/initramfs-tools/conf.d/resume" })
+        #expect(resume.proposed == Array("RESUME=UUID=\(FixtureGuest.swapUUID)\n".utf8))
+        let grub = try #require(plan.changes.first { $0.path == "/etc/default/grub" })
+        #expect(String(decoding: grub.proposed ?? [], as: UTF8.self)
+            == "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet resume=UUID=\(FixtureGuest.swapUUID) splash\"\nGRUB_CMDLINE_LINUX=\"\"\n")
+        #expect(plan.findings.contains { $0.severity == .info && $0.message.contains("update-grub") })
+    }
+
+    @Test("crypttab source devices")
+    func crypttab() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        try Support.write("# <target> <source> <key> <options>\ndata_crypt /dev/sda1 none luks\nother /dev/sdq1 none luks\n", to: guest.file("etc/crypttab"))
+        let plan = try plan(guest, targets: [.crypttab])
+        let change = try #require(plan.changes.first)
+        #expect(String(decoding: change.proposed ?? [], as: UTF8.self)
+            == "# <target> <source> <key> <options>\ndata_crypt UUID=\(FixtureGuest.rootUUID) none luks\nother /dev/sdq1 none luks\n")
+        #expect(plan.findings.first?.location == "/etc/crypttab:3")
+    }
+
+    @Test("reference classification", arguments: [
+        ("/dev/sda1", true), ("/dev/sda", true), ("/dev/vdb2", true), ("/dev/hdc", true), ("/dev/xvda1", true),
+        ("/dev/nvme0n1p2", true), ("/dev/nvme10n1", true), ("/dev/disk/by-path/pci-0000:00:1f.2-ata-1-part1", true),
+        ("/dev/disk/by-id/ata-VBOX_HARDDISK_VB01-part2", true), ("/dev/disk/by-id/dm-uuid-LVM-abc", false),
+        ("UUID=abc", false), ("LABEL=root", false), ("PARTUUID=3c8bd108-01", false), ("/dev/disk/by-uuid/abc", false),
+        ("/dev/mapper/vg-root", false), ("/dev/md/0", false), ("/dev/md0", false), ("/dev/sr0", false), ("/dev/fd0", false),
+        ("/dev/mmcblk0p1", false), ("/dev/sda1x", false), ("/dev/nvme0", false), ("tmpfs", false), ("server:/export", false),
+    ])
+    func classification(_ source: String, _ unstable: Bool) {
+        let reference = DeviceReference.classify(source)
+        if unstable {
+            #expect(reference == .unstable(path: source))
+        } else {
+            #expect(reference != .unstable(path: source))
+        }
+    }
+
+    @Test("findmnt --verify rejects a rewrite that breaks parsing, not one that keeps old problems",
+          .enabled(if: HostCommand.find("findmnt") != nil, "findmnt is not installed"))
+    func findmntValidation() throws {
+        let validator = FindmntVerifyValidator(isLive: false)
+        let good = Array("/dev/sda1 / ext4 defaults 0 1\n".utf8)
+        let broken = Array("/dev/sda1 / ext4 defaults 0 1\nbug\n".utf8)
+        #expect(throws: GuestprepError.self) { try validator.validate(proposed: broken, original: good, path: "/etc/fstab") }
+        try validator.validate(proposed: broken, original: broken, path: "/etc/fstab")
+        try validator.validate(proposed: Array("UUID=0a0a0a0a-0000-4000-8000-000000000001 / ext4 defaults 0 1\n".utf8), original: good, path: "/etc/fstab")
+    }
+
+    @Test("every corpus fstab plans without error, and each finding points at a real entry")
+    func corpusPlans() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        for file in Support.corpusFiles("fstab") {
+            try Data(contentsOf: file).write(to: guest.file("etc/fstab"))
+            let plan = try plan(guest, targets: [.fstab])
+            let lines = TextLines.split(Array(try Data(contentsOf: file)))
+            for finding in plan.findings {
+                let line = try #require(finding.line, "\(file.lastPathComponent): finding without a line")
+                #expect(line >= 1 && line <= lines.count)
+            }
+            for change in plan.changes {
+                // Only the probed sda1..3 can resolve; every other byte is as in the corpus file.
+                let before = lines, after = TextLines.split(change.proposed ?? [])
+                #expect(before.count == after.count)
+                for (old, new) in zip(before, after) where old != new {
+                    #expect(new.text.hasPrefix("UUID="), "\(file.lastPathComponent): unexpected edit \(new.text)")
+                }
+            }
+        }
+    }
+}
