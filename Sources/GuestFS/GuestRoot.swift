@@ -144,6 +144,23 @@ public final class GuestRoot: Sendable {
         }
     }
 
+    /// Whether the path resolves to a directory inside the root.
+    public func isDirectory(_ path: GuestPath) throws -> Bool {
+        let resolved: Resolved
+        do {
+            resolved = try resolve(path, allowMissingLeaf: true)
+        } catch let error as GuestprepError where error.code == .notFound || error.code == .notRegularFile {
+            return false
+        }
+        guard resolved.exists else { return false }
+        guard let parent = resolved.parent else { return true }
+        var info = stat()
+        guard fstatat(parent.fd, resolved.name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw GuestprepError.system("looking up", path: display(resolved.canonical))
+        }
+        return info.st_mode & S_IFMT == S_IFDIR
+    }
+
     /// Reads a regular file, or returns nil when it does not exist. Refuses directories, device
     /// nodes, FIFOs and sockets without opening them, and files above `limit` bytes.
     public func readFile(_ path: GuestPath, limit: Int = GuestRoot.defaultSizeLimit) throws -> GuestFile? {

@@ -38,8 +38,9 @@ public struct JournalRecord: Codable, Sendable, Equatable {
     public var new: FileState?
     /// Backup of the original bytes, relative to the run directory.
     public var backup: String?
-    /// "requested" or "apply-failed" on rolled-back; the error on failed.
+    /// Why a run was rolled back: "requested" or "apply-failed".
     public var reason: String?
+    /// What made an apply fail, on `failed`.
     public var error: String?
 
     public init(_ type: Kind) {

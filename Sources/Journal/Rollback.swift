@@ -66,11 +66,21 @@ public struct Rollback {
             throw GuestprepError(.modifiedSinceApply, "run \(journal.id) cannot be rolled back safely: \(conflicts.joined(separator: ", ")) no longer match what guestprep wrote; look at the changes, then use --force to restore the originals anyway")
         }
 
+        // Every backup is read and checked before the first file is touched: a damaged one stops
+        // the rollback with the guest as it was, not half restored.
+        var backups: [Int: [UInt8]] = [:]
+        for (intent, _) in pending {
+            if let original = intent.original, let backup = intent.backup, let step = intent.step {
+                backups[step] = try journal.readBackup(backup, expected: original)
+            }
+        }
+
         var restored: [String] = []
         for (intent, path) in pending {
-            if let original = intent.original, let backup = intent.backup {
-                let contents = try journal.readBackup(backup, expected: original)
+            if let original = intent.original, let step = intent.step, let contents = backups[step] {
                 try root.replaceFile(path, contents: contents, metadata: try original.metadata())
+            } else if intent.original != nil {
+                throw GuestprepError(.journal, "intent for \(path) records an original but no backup", path: root.display(journal.journalPath))
             } else {
                 try root.removeFile(path)
             }
@@ -82,7 +92,8 @@ public struct Rollback {
             restored.append(path.description)
         }
         var done = JournalRecord(.rolledBack)
-        done.reason = reason
+        // A failed apply stays a failed apply, whoever finishes undoing it.
+        done.reason = records.contains { $0.type == .failed } ? "apply-failed" : reason
         try journal.append(done)
         return Outcome(runID: journal.id, restored: restored, didWork: true)
     }

@@ -16,8 +16,13 @@ public struct RunJournal: Sendable {
     var journalPath: GuestPath { directory.appending("journal.jsonl") }
 
     /// A new run: creates its directory (0700, as the state and backups directories are).
+    /// The caller holds the guest's lock, so no other run is being created meanwhile.
     public static func create(root: GuestRoot) throws -> RunJournal {
-        let journal = RunJournal(root: root, id: newRunID())
+        var journal = RunJournal(root: root, id: newRunID())
+        // Two runs in the same second could draw the same suffix; never share a directory.
+        while try root.exists(journal.directory) {
+            journal = RunJournal(root: root, id: newRunID())
+        }
         try root.makeDirectories(stateDirectory, mode: 0o700)
         try root.makeDirectories(backupsDirectory, mode: 0o700)
         try root.makeDirectories(journal.directory.appending("files"), mode: 0o700)
@@ -41,12 +46,23 @@ public struct RunJournal: Sendable {
 
     /// Appends one record and fsyncs it: when this returns, the record survives a crash.
     public func append(_ record: JournalRecord) throws {
+        try discardPartialLastLine()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var bytes = Array(try encoder.encode(record))
         bytes.append(UInt8(ascii: "\n"))
         try root.appendDurably(journalPath, bytes)
         try FaultInjection.stepCompleted()
+    }
+
+    /// A crash mid-append can leave a last line without its newline. It was never acknowledged,
+    /// so it goes (atomically) before anything is appended after it; otherwise the next record
+    /// would be glued to it and the whole journal would read as damaged.
+    func discardPartialLastLine() throws {
+        guard let file = try root.readFile(journalPath, limit: 64 << 20),
+              let last = file.contents.last, last != UInt8(ascii: "\n") else { return }
+        let keep = file.contents.lastIndex(of: UInt8(ascii: "\n")).map { file.contents.index(after: $0) } ?? 0
+        try root.replaceFile(journalPath, contents: Array(file.contents[..<keep]), metadata: file.metadata)
     }
 
     /// Saves a step's original bytes (fsynced, 0600) and returns the path to record.
@@ -129,6 +145,8 @@ public enum RunHistory {
         var runs: [RunSummary] = []
         for name in try root.listDirectory(RunJournal.backupsDirectory) {
             let journal = RunJournal(root: root, id: name)
+            // Stray files an admin left beside the runs are not runs.
+            guard try root.isDirectory(journal.directory) else { continue }
             // A directory without a journal is a run that crashed before its first record:
             // nothing in the guest was touched.
             guard try root.exists(journal.journalPath) else { continue }

@@ -6,6 +6,7 @@ struct FixtureGuest {
     static let swapUUID = "66666666-7777-4888-8999-000000000000"
     static let espID = "C0DEF00D"  // blkid shows C0DE-F00D
 
+    var name: String
     var directory: URL
     var root: URL
     var disk: URL
@@ -14,13 +15,23 @@ struct FixtureGuest {
     init(_ name: String = "debian-sda-gpt") throws {
         directory = try Support.scratch(name)
         root = directory.appendingPathComponent("root")
-        let fixture = Support.repository.appendingPathComponent("Tests/GuestprepTests/Fixtures/guests/\(name)")
-        try Support.must("cp", ["-a", fixture.path, root.path])
+        self.name = name
+        try Support.must("cp", ["-a", Self.fixture(name).path, root.path])
         disk = try DiskImage.gpt(at: directory.appendingPathComponent("sda.img"), partitions: [
             .init(sizeMiB: 16, content: .ext4(uuid: Self.rootUUID)),
             .init(sizeMiB: 8, content: .swap(uuid: Self.swapUUID)),
             .init(sizeMiB: 33, content: .vfat(id: Self.espID)),
         ])
+    }
+
+    /// Puts the pristine fixture tree back (the disk image is kept).
+    func reset() throws {
+        try? FileManager.default.removeItem(at: root)
+        try Support.must("cp", ["-a", Self.fixture(name).path, root.path])
+    }
+
+    static func fixture(_ name: String) -> URL {
+        Support.repository.appendingPathComponent("Tests/GuestprepTests/Fixtures/guests/\(name)")
     }
 
     var arguments: [String] { ["--root", root.path, "--disk", "sda=\(disk.path)"] }

@@ -91,7 +91,8 @@ enum Support {
         var result: [String: String] = [:]
         let enumerator = FileManager.default.enumerator(atPath: directory.path)
         while let relative = enumerator?.nextObject() as? String {
-            if let excluded, relative.hasPrefix(excluded) { continue }
+            // The excluded directory and the parents created for it.
+            if let excluded, relative.hasPrefix(excluded) || excluded.hasPrefix(relative + "/") { continue }
             let path = directory.appendingPathComponent(relative).path
             var info = stat()
             guard lstat(path, &info) == 0 else { continue }
