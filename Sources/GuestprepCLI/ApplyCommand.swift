@@ -19,6 +19,10 @@ struct ApplyCommand: ParsableCommand {
             let prepared = try PreparedPlan(guest: guest, playbook: playbook)
             let plan = prepared.plan
             console.out(PlanRendering.text(plan, extraFindings: prepared.preliminaryFindings))
+            // Even with nothing to change: the guest is between states until that run is undone.
+            if let run = prepared.interruptedRuns.last {
+                throw Applier.interruptedRunError(run)
+            }
             guard !plan.changes.isEmpty else { return }
             if !yes {
                 guard console.isInteractive else {

@@ -36,15 +36,16 @@ struct PreparedPlan {
     var root: GuestRoot
     var plan: Plan
     var preliminaryFindings: [Finding]
+    var interruptedRuns: [RunSummary]
 
     init(guest: GuestOptions, playbook: PlaybookOption) throws {
         let loaded = try playbook.load()
         root = try guest.openRoot()
         let (devices, deviceFindings) = try guest.inventory(for: root)
         preliminaryFindings = deviceFindings
-        for run in try RunHistory.runs(in: root) where run.state == .interrupted {
-            preliminaryFindings.append(Finding(rule: "guestprep", severity: .blocker,
-                message: "run \(run.id) was interrupted before it finished (files: \(run.files.joined(separator: ", "))); run 'guestprep rollback \(run.id)' to restore them"))
+        interruptedRuns = try RunHistory.runs(in: root).filter { $0.state == .interrupted }
+        for run in interruptedRuns {
+            preliminaryFindings.append(Finding(rule: "guestprep", severity: .blocker, message: Applier.interruptedRunError(run).message))
         }
         plan = try Planner.plan(root: root, devices: devices, playbook: loaded)
     }

@@ -124,7 +124,12 @@ public struct Applier {
     /// A run that stopped half-way leaves the guest in between; nothing new starts on top of it.
     static func refuseIfInterrupted(_ root: GuestRoot) throws {
         if let run = try RunHistory.runs(in: root).last(where: { $0.state == .interrupted }) {
-            throw GuestprepError(.interruptedRun, "run \(run.id) was interrupted before it finished (files: \(run.files.joined(separator: ", "))); run 'guestprep rollback \(run.id)' first")
+            throw interruptedRunError(run)
         }
+    }
+
+    public static func interruptedRunError(_ run: RunSummary) -> GuestprepError {
+        let files = run.files.isEmpty ? "no file changed yet" : "files: \(run.files.joined(separator: ", "))"
+        return GuestprepError(.interruptedRun, "run \(run.id) was interrupted before it finished (\(files)); run 'guestprep rollback \(run.id)' to restore the guest before anything else")
     }
 }

@@ -85,8 +85,8 @@ public struct RunJournal: Sendable {
         return file.contents
     }
 
-    /// Every record, in order. A last line cut short by a crash mid-append was never acknowledged
-    /// and is ignored; damage anywhere else is an error.
+    /// Every record, in order. A last line without its newline was cut short by a crash mid-append,
+    /// never acknowledged, and is ignored; damage anywhere else is an error.
     public func records() throws -> [JournalRecord] {
         guard let file = try root.readFile(journalPath, limit: 64 << 20) else {
             throw GuestprepError(.journal, "run \(id) has no journal", path: root.display(journalPath))
@@ -95,10 +95,12 @@ public struct RunJournal: Sendable {
         let decoder = JSONDecoder()
         var records: [JournalRecord] = []
         for (index, line) in lines.enumerated() {
+            // Each record is written with its newline in one write(); without it, the write was
+            // cut short and never acknowledged, even if the bytes happen to parse.
+            if line.terminator.isEmpty { break }
             do {
                 records.append(try decoder.decode(JournalRecord.self, from: Data(line.content)))
             } catch {
-                if index == lines.count - 1 && line.terminator.isEmpty { break }
                 throw GuestprepError(.journal, "journal record is damaged: \(error)", path: root.display(journalPath), line: index + 1)
             }
         }
