@@ -45,8 +45,10 @@ let package = Package(
         ], resources: [.embedInCode("Resources/default.yaml")]),
         .executableTarget(name: "guestprep", dependencies: ["GuestprepCLI"]),
 
+        // Test-only C helpers (pseudo-terminals).
+        .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "GuestprepTests", dependencies: [
-            "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI", "CGuestprepShim",
+            "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI", "CGuestprepShim", "CTestSupport",
         ], exclude: ["Fixtures"]),
     ]
 )
