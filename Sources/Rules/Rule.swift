@@ -125,7 +125,12 @@ public final class RuleContext {
 
     /// A guest file as this plan would leave it so far (nil when missing or proposed for deletion).
     public func read(_ path: GuestPath) throws -> GuestFile? {
-        let canonical = try root.canonicalPath(path)
+        let canonical: GuestPath
+        do {
+            canonical = try root.canonicalPath(path)
+        } catch let error as GuestprepError where error.code == .notFound {
+            return nil  // a directory on the way is missing, so the file is too
+        }
         if let index = changeIndex[canonical] {
             let change = changes[index]
             guard let proposed = change.proposed else { return nil }

@@ -62,6 +62,16 @@ struct StableBlockDeviceRuleTests {
         #expect(String(decoding: change.proposed ?? [], as: UTF8.self) == "UUID=\(FixtureGuest.rootUUID) / ext4 defaults 0 1\n/dev/sdb1 /data xfs defaults 0 2\n")
     }
 
+    @Test("a guest with nothing but /etc/fstab: the other targets' missing directories are not errors")
+    func minimalGuest() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        try FileManager.default.removeItem(at: guest.file("etc/initramfs-tools"))
+        try FileManager.default.removeItem(at: guest.file("etc/default"))
+        let plan = try plan(guest)
+        #expect(plan.changes.map(\.path) == ["/etc/fstab"])
+    }
+
     @Test("a type that contradicts the probed filesystem is refused")
     func typeMismatch() throws {
         let guest = try FixtureGuest()
