@@ -19,14 +19,16 @@ public enum HostCommand {
 
     /// Runs `executable` with a minimal environment (C locale, system PATH) plus `environment`,
     /// feeding it `input` (or nothing) on stdin.
+    /// `discardingStdout` sends stdout to /dev/null, for tools whose report can be huge when only
+    /// their stderr matters.
     public static func run(_ executable: String, _ arguments: [String], input: [UInt8]? = nil,
-                           environment: [String: String] = [:]) throws -> Result {
+                           environment: [String: String] = [:], discardingStdout: Bool = false) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"].merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
-        process.standardOutput = out
+        process.standardOutput = discardingStdout ? FileHandle.nullDevice : out
         process.standardError = err
         let inputPipe = input.map { _ in Pipe() }
         process.standardInput = inputPipe ?? FileHandle.nullDevice
@@ -47,7 +49,7 @@ public enum HostCommand {
             stderrBox.data = err.fileHandleForReading.readDataToEndOfFile()
             group.leave()
         }
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        let stdoutData = discardingStdout ? Data() : out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         let stderrData = stderrBox.data
         process.waitUntilExit()

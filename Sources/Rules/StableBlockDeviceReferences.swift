@@ -80,7 +80,7 @@ public struct StableBlockDeviceReferences: Rule {
             UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
                 Dictionary(FstabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.source]) }, uniquingKeysWith: { $1 })
             },
-            FindmntVerifyValidator(isLive: context.isLive),
+            FindmntVerifyValidator(isLive: context.isLive, lines: Array(expected.keys)),
         ])
     }
 
