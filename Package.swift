@@ -49,6 +49,6 @@ let package = Package(
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "GuestprepTests", dependencies: [
             "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI", "CGuestprepShim", "CTestSupport",
-        ], exclude: ["Fixtures"]),
+        ], exclude: ["Fixtures", "Snapshots"]),
     ]
 )

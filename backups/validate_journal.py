@@ -19,7 +19,7 @@ import sys
 try:
     import jsonschema
 except ImportError:
-    sys.stderr.write("validate_journal.py: the jsonschema package is required (pip install jsonschema)\n")
+    sys.stderr.write("validate_journal.py: the jsonschema package is required (Debian: apt-get install python3-jsonschema; or pip install jsonschema)\n")
     sys.exit(2)
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "journal-record.schema.json")

@@ -19,7 +19,7 @@ public enum PlanRendering {
         }
         if plan.changes.isEmpty {
             out += "\nNo changes: the guest already matches playbook \(plan.playbook).\n"
-            return out
+            return out + summary(plan, findings: findings)
         }
         out += "\nChanges (\(plan.changes.count) to \(plan.fileCount) file\(plan.fileCount == 1 ? "" : "s")):\n"
         for change in plan.changes {
@@ -29,7 +29,16 @@ public enum PlanRendering {
                 out += "\n" + change.diff(label: path.description)
             }
         }
-        return out
+        return out + summary(plan, findings: findings)
+    }
+
+    private static func summary(_ plan: Plan, findings: [Finding]) -> String {
+        func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+        let bySeverity = Severity.allCases.map { severity in
+            let n = findings.filter { $0.severity == severity }.count
+            return severity == .info ? "\(n) info" : count(n, severity.rawValue)
+        }
+        return "\nSummary: \(count(plan.changes.count, "change")) to \(count(plan.fileCount, "file")); \(bySeverity.joined(separator: ", ")).\n"
     }
 
     struct JSONPlan: Encodable {

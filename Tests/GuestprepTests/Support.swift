@@ -32,7 +32,8 @@ enum Support {
 
     /// A fresh directory, removed by the caller with `cleanUp`.
     static func scratch(_ name: String = "test") throws -> URL {
-        var template = Array((NSTemporaryDirectory() + "/guestprep-\(name).XXXXXX").utf8CString)
+        let base = URL(fileURLWithPath: NSTemporaryDirectory()).resolvingSymlinksInPath()
+        var template = Array(base.appendingPathComponent("guestprep-\(name).XXXXXX").path.utf8CString)
         guard let made = mkdtemp(&template) else { throw SupportError("mkdtemp failed") }
         return URL(fileURLWithPath: String(cString: made))
     }
