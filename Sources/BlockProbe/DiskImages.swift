@@ -46,7 +46,12 @@ public enum DiskImageProbe {
     public static func inventory(_ mappings: [DiskMapping]) throws -> DeviceInventory {
         // Several names for one file (sda=x.img and /dev/disk/by-id/…=x.img) are one disk.
         var disks: [(key: [UInt64], names: [String], hostPath: String)] = []
+        var seen: [String: String] = [:]
         for mapping in mappings {
+            if let earlier = seen[mapping.guestName] {
+                throw GuestprepError(.usage, "--disk names \(mapping.guestName) twice (\(earlier) and \(mapping.hostPath)); give each guest disk once")
+            }
+            seen[mapping.guestName] = mapping.hostPath
             var info = stat()
             guard stat(mapping.hostPath, &info) == 0 else {
                 throw GuestprepError.system("opening disk image for --disk \(mapping.guestName)", path: mapping.hostPath)

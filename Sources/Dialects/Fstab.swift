@@ -52,7 +52,14 @@ public struct CrypttabFile: Sendable {
         public var index: Int
         public var name: String
         public var device: String
+        /// Third field: a key file, "none", "-", or a random source such as /dev/urandom.
+        public var keyFile: String
+        public var options: [String]
         public var isMalformed: Bool
+
+        public func hasOption(_ option: String) -> Bool {
+            options.contains { $0 == option || $0.hasPrefix(option + "=") }
+        }
     }
 
     public init(bytes: [UInt8]) {
@@ -68,6 +75,8 @@ public struct CrypttabFile: Sendable {
                 lineNumber: entry.lineNumber, index: entry.index,
                 name: fields.first.map(OctalEscapes.decodedText) ?? "",
                 device: fields.count > 1 ? OctalEscapes.decodedText(fields[1]) : "",
+                keyFile: fields.count > 2 ? OctalEscapes.decodedText(fields[2]) : "none",
+                options: fields.count > 3 ? OctalEscapes.decodedText(fields[3]).split(separator: ",").map(String.init) : [],
                 isMalformed: fields.count < 2)
         }
     }

@@ -48,12 +48,14 @@ public final class GuestRoot: Sendable {
     // MARK: Resolution
 
     /// Where a path leads inside the root: its canonical guest path, the directory holding it
-    /// (an O_PATH descriptor) and its last component.
+    /// (an O_PATH descriptor; the root's own for top-level names) and its last component.
     struct Resolved {
         var canonical: GuestPath
-        var parent: Descriptor?
+        var parent: Descriptor
         var name: String
         var exists: Bool
+        /// The path named the root directory itself.
+        var isRoot: Bool
     }
 
     /// Resolves `path` inside the root. The last component may be missing when
@@ -62,8 +64,7 @@ public final class GuestRoot: Sendable {
         var stack: [(name: String, dir: Descriptor)] = []
         var pending = path.components[...]
         var links = 0
-        func currentFD() -> Int32 { stack.last?.dir.fd ?? root.fd }
-        func currentParent() -> Descriptor? { stack.last?.dir }
+        func current() -> Descriptor { stack.last?.dir ?? root }
         func canonical(_ leaf: String?) -> GuestPath {
             GuestPath(components: stack.map(\.name) + (leaf.map { [$0] } ?? []))
         }
@@ -77,10 +78,10 @@ public final class GuestRoot: Sendable {
             }
             let isLast = pending.isEmpty
             var info = stat()
-            if fstatat(currentFD(), component, &info, AT_SYMLINK_NOFOLLOW) != 0 {
+            if fstatat(current().fd, component, &info, AT_SYMLINK_NOFOLLOW) != 0 {
                 let code = errno
                 if code == ENOENT, isLast, allowMissingLeaf {
-                    return Resolved(canonical: canonical(component), parent: currentParent(), name: component, exists: false)
+                    return Resolved(canonical: canonical(component), parent: current(), name: component, exists: false, isRoot: false)
                 }
                 if code == ENOENT {
                     throw GuestprepError(.notFound, "no such file or directory", path: display(canonical(component)))
@@ -92,26 +93,26 @@ public final class GuestRoot: Sendable {
                 guard links <= Self.maxSymlinks else {
                     throw GuestprepError(.escapesRoot, "too many levels of symbolic links while resolving \(path)", path: display(path))
                 }
-                let target = try readLink(currentFD(), component, display: display(canonical(component)))
+                let target = try readLink(current().fd, component, display: display(canonical(component)))
                 if target.hasPrefix("/") { stack.removeAll() }  // absolute targets mean the guest's "/"
                 let targetComponents = target.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
                 pending = (targetComponents + pending)[...]
                 continue
             }
             if isLast {
-                return Resolved(canonical: canonical(component), parent: currentParent(), name: component, exists: true)
+                return Resolved(canonical: canonical(component), parent: current(), name: component, exists: true, isRoot: false)
             }
             guard info.st_mode & S_IFMT == S_IFDIR else {
                 throw GuestprepError(.notRegularFile, "is a \(fileKind(info.st_mode)), not a directory", path: display(canonical(component)))
             }
-            let fd = guestprep_openat(currentFD(), component, guestprep_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
+            let fd = guestprep_openat(current().fd, component, guestprep_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
             guard fd >= 0 else {
                 throw GuestprepError.system("opening directory", path: display(canonical(component)))
             }
             stack.append((component, Descriptor(fd)))
         }
         // The path named the root itself (or climbed back to it).
-        return Resolved(canonical: canonical(nil), parent: nil, name: ".", exists: true)
+        return Resolved(canonical: canonical(nil), parent: root, name: ".", exists: true, isRoot: true)
     }
 
     private func readLink(_ dirFD: Int32, _ name: String, display: String) throws -> String {
@@ -122,10 +123,55 @@ public final class GuestRoot: Sendable {
     }
 
     /// A readable directory descriptor for the resolved parent (O_PATH ones cannot be fsynced).
-    private func openDirectory(_ parent: Descriptor?, display: String) throws -> Descriptor {
-        let fd = guestprep_openat(parent?.fd ?? root.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+    private func openDirectory(_ parent: Descriptor, display: String) throws -> Descriptor {
+        let fd = guestprep_openat(parent.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
         guard fd >= 0 else { throw GuestprepError.system("opening directory", path: display) }
         return Descriptor(fd)
+    }
+
+    private func fsyncDirectory(_ dir: Descriptor, of path: GuestPath) throws {
+        guard retryingEINTR({ fsync(dir.fd) }) == 0 else {
+            throw GuestprepError.system("fsync of directory", path: display(path.parent))
+        }
+    }
+
+    /// The status of what a resolved path names, without following a symlink there.
+    private func status(_ resolved: Resolved) throws -> stat {
+        var info = stat()
+        guard fstatat(resolved.parent.fd, resolved.name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw GuestprepError.system("looking up", path: display(resolved.canonical))
+        }
+        return info
+    }
+
+    /// Refuses anything but a regular file, before it is opened: opening a device node or FIFO
+    /// can have effects of its own.
+    private func requireRegularFile(_ resolved: Resolved, doing what: String) throws -> stat {
+        guard !resolved.isRoot else {
+            throw GuestprepError(.notRegularFile, "is the guest root directory", path: display(resolved.canonical))
+        }
+        let info = try status(resolved)
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw GuestprepError(.notRegularFile, "is a \(fileKind(info.st_mode)); guestprep only \(what) regular files", path: display(resolved.canonical))
+        }
+        return info
+    }
+
+    /// Checks that the descriptor just opened is the regular file that was checked before opening
+    /// (nothing swapped in between) and, for files guestprep writes in place, that it has no
+    /// other name: writing to a hard link would change another file too.
+    private func requireSameRegularFile(_ fd: Int32, as before: stat?, singleLink: Bool, path: GuestPath) throws {
+        var opened = stat()
+        guard fstat(fd, &opened) == 0 else { throw GuestprepError.system("fstat", path: display(path)) }
+        guard opened.st_mode & S_IFMT == S_IFREG else {
+            throw GuestprepError(.notRegularFile, "is a \(fileKind(opened.st_mode)); refusing to touch it", path: display(path))
+        }
+        if let before, opened.st_ino != before.st_ino || opened.st_dev != before.st_dev {
+            throw GuestprepError(.notRegularFile, "changed while being opened; try again", path: display(path))
+        }
+        if singleLink && opened.st_nlink != 1 {
+            throw GuestprepError(.notRegularFile, "has \(opened.st_nlink) hard links; guestprep writes its own files only when they have no other name", path: display(path))
+        }
     }
 
     /// The canonical location a path resolves to inside the root (symlinks followed).
@@ -153,12 +199,8 @@ public final class GuestRoot: Sendable {
             return false
         }
         guard resolved.exists else { return false }
-        guard let parent = resolved.parent else { return true }
-        var info = stat()
-        guard fstatat(parent.fd, resolved.name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-            throw GuestprepError.system("looking up", path: display(resolved.canonical))
-        }
-        return info.st_mode & S_IFMT == S_IFDIR
+        if resolved.isRoot { return true }
+        return try status(resolved).st_mode & S_IFMT == S_IFDIR
     }
 
     /// Reads a regular file, or returns nil when it does not exist. Refuses directories, device
@@ -172,22 +214,13 @@ public final class GuestRoot: Sendable {
         }
         guard resolved.exists else { return nil }
         let shown = display(resolved.canonical)
-        let parentFD = resolved.parent?.fd ?? root.fd
-        var info = stat()
-        guard fstatat(parentFD, resolved.name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-            throw GuestprepError.system("looking up", path: shown)
-        }
-        guard info.st_mode & S_IFMT == S_IFREG, resolved.parent != nil else {
-            throw GuestprepError(.notRegularFile, "is a \(fileKind(info.st_mode)); guestprep only reads and edits regular files", path: shown)
-        }
-        let fd = guestprep_openat(parentFD, resolved.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0)
+        let info = try requireRegularFile(resolved, doing: "reads and edits")
+        let fd = guestprep_openat(resolved.parent.fd, resolved.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0)
         guard fd >= 0 else { throw GuestprepError.system("opening", path: shown) }
         let file = Descriptor(fd)
+        try requireSameRegularFile(file.fd, as: info, singleLink: false, path: resolved.canonical)
         var opened = stat()
         guard fstat(file.fd, &opened) == 0 else { throw GuestprepError.system("fstat", path: shown) }
-        guard opened.st_mode & S_IFMT == S_IFREG, opened.st_ino == info.st_ino, opened.st_dev == info.st_dev else {
-            throw GuestprepError(.notRegularFile, "changed while being opened; try again", path: shown)
-        }
         guard opened.st_size <= limit else {
             throw GuestprepError(.fileTooLarge, "is \(opened.st_size) bytes, over the \(limit)-byte limit for configuration files", path: shown)
         }
@@ -222,7 +255,9 @@ public final class GuestRoot: Sendable {
         }
         guard resolved.exists else { return [] }
         let shown = display(resolved.canonical)
-        let fd = guestprep_openat(resolved.parent?.fd ?? root.fd, resolved.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
+        let fd = resolved.isRoot
+            ? guestprep_openat(root.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+            : guestprep_openat(resolved.parent.fd, resolved.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
         guard fd >= 0 else { throw GuestprepError.system("opening directory", path: shown) }
         guard let dir = fdopendir(fd) else {
             close(fd)
@@ -246,20 +281,11 @@ public final class GuestRoot: Sendable {
     /// A reader sees the old file or the new one, never a mix, even across a power cut.
     public func replaceFile(_ path: GuestPath, contents: [UInt8], metadata: FileMetadata) throws {
         let resolved = try resolve(path, allowMissingLeaf: true)
-        guard let parent = resolved.parent else {
-            throw GuestprepError(.notRegularFile, "is the guest root directory", path: display(path))
-        }
         let shown = display(resolved.canonical)
-        if resolved.exists {
-            var info = stat()
-            guard fstatat(parent.fd, resolved.name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                throw GuestprepError.system("looking up", path: shown)
-            }
-            guard info.st_mode & S_IFMT == S_IFREG else {
-                throw GuestprepError(.notRegularFile, "is a \(fileKind(info.st_mode)); guestprep only replaces regular files", path: shown)
-            }
+        if resolved.exists || resolved.isRoot {
+            _ = try requireRegularFile(resolved, doing: "replaces")
         }
-        let dir = try openDirectory(parent, display: display(resolved.canonical.parent))
+        let dir = try openDirectory(resolved.parent, display: display(resolved.canonical.parent))
         let temp = Self.tempName(for: resolved.name)
         let fd = guestprep_openat(dir.fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw GuestprepError.system("creating temporary file beside", path: shown) }
@@ -282,95 +308,91 @@ public final class GuestRoot: Sendable {
             throw GuestprepError.system("renaming temporary file over", path: shown)
         }
         renamed = true
-        guard retryingEINTR({ fsync(dir.fd) }) == 0 else {
-            throw GuestprepError.system("fsync of directory", path: display(resolved.canonical.parent))
-        }
+        try fsyncDirectory(dir, of: resolved.canonical)
     }
 
     /// Removes a regular file and makes the removal durable.
     public func removeFile(_ path: GuestPath) throws {
         let resolved = try resolve(path, allowMissingLeaf: true)
         guard resolved.exists else { return }
-        guard let parent = resolved.parent else {
-            throw GuestprepError(.notRegularFile, "is the guest root directory", path: display(path))
-        }
-        let shown = display(resolved.canonical)
-        var info = stat()
-        guard fstatat(parent.fd, resolved.name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-            throw GuestprepError.system("looking up", path: shown)
-        }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            throw GuestprepError(.notRegularFile, "is a \(fileKind(info.st_mode)); guestprep only removes regular files", path: shown)
-        }
-        let dir = try openDirectory(parent, display: display(resolved.canonical.parent))
-        guard unlinkat(dir.fd, resolved.name, 0) == 0 else { throw GuestprepError.system("removing", path: shown) }
-        guard retryingEINTR({ fsync(dir.fd) }) == 0 else {
-            throw GuestprepError.system("fsync of directory", path: display(resolved.canonical.parent))
+        _ = try requireRegularFile(resolved, doing: "removes")
+        let dir = try openDirectory(resolved.parent, display: display(resolved.canonical.parent))
+        guard unlinkat(dir.fd, resolved.name, 0) == 0 else { throw GuestprepError.system("removing", path: display(resolved.canonical)) }
+        try fsyncDirectory(dir, of: resolved.canonical)
+    }
+
+    /// Removes temporary files that a killed `replaceFile` left beside `path` (they carry this
+    /// tool's own name pattern, so nothing else can match).
+    public func removeStaleTemporaries(beside path: GuestPath) throws {
+        let canonical = try canonicalPath(path)
+        let prefix = ".\(String(canonical.name.utf8.prefix(200)) ?? canonical.name).guestprep-"
+        for name in try listDirectory(canonical.parent) where name.hasPrefix(prefix) {
+            let resolved = try resolve(canonical.parent.appending(name), allowMissingLeaf: true)
+            guard resolved.exists, try status(resolved).st_mode & S_IFMT == S_IFREG else { continue }
+            try removeFile(resolved.canonical)
         }
     }
 
-    /// Creates each missing directory of `path` with `mode`, durably.
-    public func makeDirectories(_ path: GuestPath, mode: UInt32) throws {
+    /// Creates each missing directory of `path`, durably: the last one with `mode`, the ones
+    /// above it with `ancestorMode` (like `mkdir -p`, so services in the guest can still
+    /// traverse /var and /var/lib).
+    public func makeDirectories(_ path: GuestPath, mode: UInt32, ancestorMode: UInt32 = 0o755) throws {
         var current = GuestPath("/")
-        for component in path.components {
+        for (index, component) in path.components.enumerated() {
             current = current.appending(component)
             let resolved = try resolve(current, allowMissingLeaf: true)
-            let parentFD = resolved.parent?.fd ?? root.fd
             if resolved.exists {
-                var info = stat()
-                guard fstatat(parentFD, resolved.name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                    throw GuestprepError.system("looking up", path: display(resolved.canonical))
-                }
-                guard resolved.parent == nil || info.st_mode & S_IFMT == S_IFDIR else {
-                    throw GuestprepError(.notRegularFile, "is a \(fileKind(info.st_mode)), not a directory", path: display(resolved.canonical))
+                let isDirectory = try resolved.isRoot || status(resolved).st_mode & S_IFMT == S_IFDIR
+                guard isDirectory else {
+                    throw GuestprepError(.notRegularFile, "is not a directory", path: display(resolved.canonical))
                 }
                 continue
             }
-            guard mkdirat(parentFD, resolved.name, mode_t(mode)) == 0 || errno == EEXIST else {
+            let wanted = index == path.components.count - 1 ? mode : ancestorMode
+            guard mkdirat(resolved.parent.fd, resolved.name, mode_t(wanted)) == 0 || errno == EEXIST else {
                 throw GuestprepError.system("creating directory", path: display(resolved.canonical))
             }
             let dir = try openDirectory(resolved.parent, display: display(resolved.canonical.parent))
-            guard retryingEINTR({ fsync(dir.fd) }) == 0 else {
-                throw GuestprepError.system("fsync of directory", path: display(resolved.canonical.parent))
-            }
+            try fsyncDirectory(dir, of: resolved.canonical)
         }
+    }
+
+    /// Opens one of guestprep's own files for writing in place (journal, lock), creating it with
+    /// `mode`: never a device node, FIFO, symlink or hard link, which could carry the write to
+    /// another file or to a host device.
+    private func openOwnFile(_ path: GuestPath, flags: Int32, mode: UInt32) throws -> (file: Descriptor, resolved: Resolved) {
+        for attempt in 1...2 {
+            let resolved = try resolve(path, allowMissingLeaf: true)
+            let before = resolved.exists || resolved.isRoot ? try requireRegularFile(resolved, doing: "writes") : nil
+            // O_EXCL when the file is new, so nothing can be slipped in between the check and the open.
+            let create = before == nil ? O_CREAT | O_EXCL : 0
+            let fd = guestprep_openat(resolved.parent.fd, resolved.name, flags | create | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode_t(mode))
+            if fd < 0 && errno == EEXIST && attempt == 1 { continue }  // another process created it first
+            guard fd >= 0 else { throw GuestprepError.system("opening", path: display(resolved.canonical)) }
+            let file = Descriptor(fd)
+            try requireSameRegularFile(file.fd, as: before, singleLink: true, path: resolved.canonical)
+            return (file, resolved)
+        }
+        throw GuestprepError(.io, "could not open after two attempts", path: display(path))
     }
 
     /// Appends bytes to a regular file (creating it with `mode`) and fsyncs before returning:
     /// when this returns, the bytes survive a crash.
     public func appendDurably(_ path: GuestPath, _ bytes: [UInt8], mode: UInt32 = 0o600) throws {
-        let resolved = try resolve(path, allowMissingLeaf: true)
-        guard let parent = resolved.parent else {
-            throw GuestprepError(.notRegularFile, "is the guest root directory", path: display(path))
-        }
+        let (file, resolved) = try openOwnFile(path, flags: O_WRONLY | O_APPEND, mode: mode)
         let shown = display(resolved.canonical)
-        let fd = guestprep_openat(parent.fd, resolved.name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode_t(mode))
-        guard fd >= 0 else { throw GuestprepError.system("opening for append", path: shown) }
-        let file = Descriptor(fd)
-        var info = stat()
-        guard fstat(file.fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            throw GuestprepError(.notRegularFile, "is a \(fileKind(info.st_mode)); refusing to append", path: shown)
-        }
         try writeAll(file.fd, bytes, path: shown)
         guard retryingEINTR({ fsync(file.fd) }) == 0 else { throw GuestprepError.system("fsync", path: shown) }
         if !resolved.exists {
-            let dir = try openDirectory(parent, display: display(resolved.canonical.parent))
-            guard retryingEINTR({ fsync(dir.fd) }) == 0 else {
-                throw GuestprepError.system("fsync of directory", path: display(resolved.canonical.parent))
-            }
+            let dir = try openDirectory(resolved.parent, display: display(resolved.canonical.parent))
+            try fsyncDirectory(dir, of: resolved.canonical)
         }
     }
 
     /// Takes an exclusive advisory lock on a lock file, failing at once if another process holds it.
     public func lockExclusively(_ path: GuestPath, holder: String) throws -> GuestLock {
-        let resolved = try resolve(path, allowMissingLeaf: true)
-        guard let parent = resolved.parent else {
-            throw GuestprepError(.notRegularFile, "is the guest root directory", path: display(path))
-        }
+        let (file, resolved) = try openOwnFile(path, flags: O_RDWR, mode: 0o600)
         let shown = display(resolved.canonical)
-        let fd = guestprep_openat(parent.fd, resolved.name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw GuestprepError.system("opening lock file", path: shown) }
-        let file = Descriptor(fd)
         if flock(file.fd, LOCK_EX | LOCK_NB) != 0 {
             if errno == EWOULDBLOCK {
                 var buffer = [UInt8](repeating: 0, count: 256)
@@ -380,6 +402,7 @@ public final class GuestRoot: Sendable {
             }
             throw GuestprepError.system("locking", path: shown)
         }
+        // Who holds it, for the message another process prints.
         _ = ftruncate(file.fd, 0)
         let note = Array("\(holder) pid \(getpid())\n".utf8)
         _ = note.withUnsafeBytes { pwrite(file.fd, $0.baseAddress, $0.count, 0) }
@@ -388,7 +411,7 @@ public final class GuestRoot: Sendable {
 
     private static func tempName(for name: String) -> String {
         // Stay well under NAME_MAX (255) whatever the target's name length.
-        let stem = String(name.utf8.prefix(200)).map { String($0) } ?? "file"
+        let stem = String(name.utf8.prefix(200)) ?? "file"
         return ".\(stem).guestprep-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 }

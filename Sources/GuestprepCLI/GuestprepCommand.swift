@@ -16,4 +16,22 @@ public struct GuestprepCommand: ParsableCommand {
         subcommands: [InspectCommand.self, PlanCommand.self, ApplyCommand.self, RollbackCommand.self, HistoryCommand.self])
 
     public init() {}
+
+    /// Parses the process's arguments, runs the command and exits. Every error exits 1, usage
+    /// errors included (argument-parser would use 64), so scripts and `--detailed-exitcode`
+    /// see one code for failure, as with terraform.
+    public static func runAndExit() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            exit()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                CommandEnvironment.console.err(fullMessage(for: error) + "\n")
+                exit(withError: ExitCode.failure)
+            }
+            exit(withError: error)
+        }
+    }
 }

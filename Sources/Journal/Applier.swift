@@ -45,13 +45,18 @@ public struct Applier {
         } catch let failure {
             var failed = JournalRecord(.failed)
             failed.error = "\(failure)"
-            let rollbackError: Error?
+            // Try the rollback even if the failure cannot be recorded (a full disk, say): the
+            // guest matters more than the record, and the state still reads as interrupted.
+            let recordError: Error?
+            do { try journal.append(failed) ; recordError = nil } catch { recordError = error }
+            var rollbackError: Error?
             do {
-                try journal.append(failed)
                 try Rollback(root: root).rollBackLocked(journal, force: false, reason: "apply-failed")
-                rollbackError = nil
             } catch {
                 rollbackError = error
+            }
+            if rollbackError == nil, let recordError {
+                rollbackError = GuestprepError(.journal, "the files were restored but the journal could not record it: \(recordError)")
             }
             var error = (failure as? GuestprepError) ?? GuestprepError(.io, "\(failure)")
             if let rollbackError {

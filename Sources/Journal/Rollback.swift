@@ -53,11 +53,21 @@ public struct Rollback {
             }
             if restoredSteps.contains(step) { continue }
             let path = GuestPath(pathText)
-            let current = try root.readFile(path, limit: Int.max)
-            let currentHash = current.map { sha256Hex($0.contents) }
+            // Damage in the record itself must stop the rollback here, before any file is touched.
+            if intent.original != nil && intent.backup == nil {
+                throw GuestprepError(.journal, "step \(step) records an original for \(pathText) but no backup file", path: root.display(journal.journalPath))
+            }
+            _ = try intent.original?.metadata()
+            let currentHash: String?
+            do {
+                currentHash = try root.readFile(path).map { sha256Hex($0.contents) }
+            } catch let error as GuestprepError where error.code == .fileTooLarge {
+                currentHash = "larger than any file guestprep writes"  // matches neither hash: a conflict
+            }
+            let current: Bool = currentHash != nil
             if currentHash == intent.original?.sha256 { continue }  // never replaced, or already put back
             if currentHash != intent.new?.sha256 && !force {
-                conflicts.append(current == nil ? "\(pathText) (deleted since)" : "\(pathText) (contents changed since)")
+                conflicts.append(current ? "\(pathText) (contents changed since)" : "\(pathText) (deleted since)")
                 continue
             }
             pending.append((intent, path))
@@ -79,11 +89,11 @@ public struct Rollback {
         for (intent, path) in pending {
             if let original = intent.original, let step = intent.step, let contents = backups[step] {
                 try root.replaceFile(path, contents: contents, metadata: try original.metadata())
-            } else if intent.original != nil {
-                throw GuestprepError(.journal, "intent for \(path) records an original but no backup", path: root.display(journal.journalPath))
             } else {
                 try root.removeFile(path)
             }
+            // A crash inside an atomic replace leaves its temporary file; it is ours to remove.
+            try root.removeStaleTemporaries(beside: path)
             try FaultInjection.stepCompleted()
             var record = JournalRecord(.restored)
             record.step = intent.step

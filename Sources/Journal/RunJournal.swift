@@ -25,6 +25,7 @@ public struct RunJournal: Sendable {
         }
         try root.makeDirectories(stateDirectory, mode: 0o700)
         try root.makeDirectories(backupsDirectory, mode: 0o700)
+        try root.makeDirectories(journal.directory, mode: 0o700)
         try root.makeDirectories(journal.directory.appending("files"), mode: 0o700)
         return journal
     }
@@ -76,7 +77,7 @@ public struct RunJournal: Sendable {
     /// A backup's bytes, checked against the hash recorded for them: a damaged backup is an error,
     /// never silently "nothing to restore".
     public func readBackup(_ relative: String, expected: FileState) throws -> [UInt8] {
-        guard let file = try root.readFile(directory.appending(relative), limit: Int.max) else {
+        guard let file = try root.readFile(directory.appending(relative)) else {
             throw GuestprepError(.journal, "backup \(relative) of run \(id) is missing; the original cannot be restored from it", path: root.display(directory.appending(relative)))
         }
         guard sha256Hex(file.contents) == expected.sha256 else {
@@ -154,6 +155,7 @@ public enum RunHistory {
             guard try root.exists(journal.journalPath) else { continue }
             runs.append(RunSummary(id: name, records: try journal.records()))
         }
-        return runs.sorted { $0.id < $1.id }
+        // By start time (ids only order by the second), then id.
+        return runs.sorted { ($0.started, $0.id) < ($1.started, $1.id) }
     }
 }

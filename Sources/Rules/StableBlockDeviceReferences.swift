@@ -100,14 +100,24 @@ public struct StableBlockDeviceReferences: Rule {
                 continue
             }
             guard case .unstable(let device) = DeviceReference.classify(entry.device) else { continue }
-            switch context.devices.resolveUUID(for: device) {
+            let optional = entry.hasOption("noauto") || entry.hasOption("nofail")
+            guard let expectedType = Self.headerType(of: entry) else {
+                // Plain dm-crypt and one-time-key swap/tmp have no header: whatever UUID the device
+                // shows now is stale data, overwritten at the next boot.
+                let partUUID = context.devices.device(named: device)?.partUUID.map { " (its PARTUUID is \($0))" } ?? ""
+                context.report(Finding(rule: Self.id, severity: .warning,
+                    message: "encrypted device \(entry.name) on hardware path \(device) uses plain or one-time-key encryption, which has no header to name by UUID; left unchanged: name it by PARTUUID= or /dev/disk/by-partuuid/\(partUUID)",
+                    path: shown, line: entry.lineNumber))
+                continue
+            }
+            switch context.devices.resolveUUID(for: device, expectedType: expectedType) {
             case .resolved(let probed, let uuid):
                 let reference = "UUID=\(uuid)"
                 crypttab.replaceDevice(ofLine: entry.index, with: reference)
                 expected[entry.lineNumber] = reference
                 reasons.append("line \(entry.lineNumber): \(device) → \(reference) (\(probed.type ?? "unknown type") for \(entry.name))")
             case .refused(let why):
-                context.report(Finding(rule: Self.id, severity: .blocker,
+                context.report(Finding(rule: Self.id, severity: optional ? .warning : .blocker,
                     message: "encrypted device \(entry.name) is opened from hardware path \(device), left unchanged: \(why)",
                     path: shown, line: entry.lineNumber))
             }
@@ -118,6 +128,17 @@ public struct StableBlockDeviceReferences: Rule {
                 Dictionary(CrypttabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.device]) }, uniquingKeysWith: { $1 })
             },
         ])
+    }
+
+    /// The signature libblkid must find on a crypttab device for UUID= to name it, or nil when the
+    /// format has none (crypttab(5): plain, swap, tmp, random keys; TrueCrypt headers are encrypted).
+    static func headerType(of entry: CrypttabFile.Entry) -> String? {
+        let randomKeys = ["/dev/urandom", "/dev/random", "/dev/hw_random"]
+        if entry.hasOption("plain") || entry.hasOption("swap") || entry.hasOption("tmp")
+            || entry.hasOption("tcrypt") || randomKeys.contains(entry.keyFile) {
+            return nil
+        }
+        return entry.hasOption("bitlk") ? "BitLocker" : "crypto_LUKS"
     }
 
     // MARK: resume device

@@ -89,6 +89,8 @@ public struct FindmntVerifyValidator: ChangeValidator {
         // Per-entry findings go to stdout and can be huge; parse errors and the summary go to stderr.
         let result = try HostCommand.run(findmnt, ["--verify", "--tab-file", temporary.path], discardingStdout: true)
         let text = result.stderr
+        // A clean check prints only "Success, no errors or warnings detected" on stdout.
+        if result.status == 0 && !text.contains("parse error") { return Counts() }
         // Summary line: "2 parse errors, 4 errors, 4 warnings" (singular forms when 1).
         for line in text.split(separator: "\n").reversed() {
             let words = line.split(separator: " ")

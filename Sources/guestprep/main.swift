@@ -1,2 +1,3 @@
 import GuestprepCLI
-GuestprepCommand.main()
+
+GuestprepCommand.runAndExit()

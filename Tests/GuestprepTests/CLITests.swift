@@ -92,6 +92,10 @@ struct CLITests {
             #expect(result.status == 1)
             #expect(result.stderr.contains(file.path + expected), "got: \(result.stderr)")
         }
+        // Usage errors exit 1 too, like every other error.
+        #expect(try Support.guestprep(["plan", "--bogus"]).status == 1)
+        #expect(try Support.guestprep(["plan", "--format", "yaml"]).status == 1)
+        #expect(try Support.guestprep(["plan"] + guest.arguments + ["--disk", "sda=\(guest.disk.path)"]).status == 1)
         let unknown = try Support.guestprep(["plan"] + guest.arguments + ["--playbook", "vmware"])
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("no playbook named 'vmware'"))

@@ -8,6 +8,7 @@ struct DiskImage {
         case ext4(uuid: String)
         case swap(uuid: String)
         case vfat(id: String)  // 8 hex digits, shown by blkid as XXXX-XXXX
+        case luks(uuid: String)
         case empty
     }
 
@@ -79,6 +80,12 @@ struct DiskImage {
         case .ext4(let uuid): try Support.must("mkfs.ext4", ["-q", "-F", "-U", uuid, url.path])
         case .swap(let uuid): try Support.must("mkswap", ["-q", "-U", uuid, url.path])
         case .vfat(let id): try Support.must("mkfs.vfat", ["-i", id, url.path])
+        case .luks(let uuid):
+            let key = url.deletingLastPathComponent().appendingPathComponent(".key-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: key) }
+            try Data("test key".utf8).write(to: key)
+            try Support.must("cryptsetup", ["luksFormat", "--type", "luks1", "--batch-mode", "--uuid", uuid,
+                                            "--key-file", key.path, "--pbkdf-force-iterations", "1000", url.path])
         case .empty: break
         }
     }

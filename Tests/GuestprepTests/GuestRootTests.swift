@@ -166,4 +166,64 @@ struct GuestRootTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: file.deletingLastPathComponent().path) == ["fstab"])
         if attributes.isEmpty { print("NOTICE: this filesystem has no user/security xattrs; only mode and owner were checked") }
     }
+
+    @Test("guestprep's own files (lock, journal) are never device nodes or hard links", .enabled(if: Support.isRoot, "mknod needs root"))
+    func ownFilesAreRegular() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        try root.makeDirectories("/var/lib/guestprep", mode: 0o700)
+        let lock = layout.guest.appendingPathComponent("var/lib/guestprep/lock").path
+        // /dev/null's numbers: harmless if anything did write to it.
+        #expect(mknod(lock, S_IFCHR | 0o600, dev_t((1 << 8) | 3)) == 0)
+        #expect { try root.lockExclusively("/var/lib/guestprep/lock", holder: "test") } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        #expect { try root.appendDurably("/var/lib/guestprep/lock", [1]) } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        unlink(lock)
+        // A hard link to a guest file: truncating the "lock" would empty /etc/fstab.
+        try Support.write("keep me\n", to: layout.guest.appendingPathComponent("etc/fstab"))
+        unlink(lock)
+        #expect(link(layout.guest.appendingPathComponent("etc/fstab").path, lock) == 0)
+        #expect { try root.lockExclusively("/var/lib/guestprep/lock", holder: "test") } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        #expect(try Support.read(layout.guest.appendingPathComponent("etc/fstab")) == "keep me\n")
+    }
+
+    @Test("a file at the top of the root is a file, not the root")
+    func topLevelFile() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        try Support.write("top\n", to: layout.guest.appendingPathComponent("fstab"))
+        try layout.link("etc/fstab", to: "/fstab")
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        #expect(try root.readFile("/etc/fstab")?.contents == Array("top\n".utf8))
+        #expect(try !root.isDirectory("/fstab"))
+        #expect(try root.isDirectory("/"))
+        try root.replaceFile("/etc/fstab", contents: Array("new\n".utf8), metadata: .newConfigFile)
+        #expect(try Support.read(layout.guest.appendingPathComponent("fstab")) == "new\n")
+        #expect { try root.readFile("/") } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+    }
+
+    @Test("directories created on the way are 0755; only the last gets the requested mode")
+    func directoryModes() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        try root.makeDirectories("/var/lib/guestprep", mode: 0o700)
+        var info = stat()
+        // Traversable by the guest's services (a umask may still take read bits away).
+        #expect(stat(layout.guest.appendingPathComponent("var").path, &info) == 0 && info.st_mode & 0o711 == 0o711)
+        #expect(stat(layout.guest.appendingPathComponent("var/lib").path, &info) == 0 && info.st_mode & 0o711 == 0o711)
+        #expect(stat(layout.guest.appendingPathComponent("var/lib/guestprep").path, &info) == 0 && info.st_mode & 0o777 == 0o700)
+    }
+
+    @Test("temporary files a killed replace left behind are recognised and removed")
+    func staleTemporaries() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        try Support.write("a\n", to: layout.guest.appendingPathComponent("etc/fstab"))
+        try Support.write("half\n", to: layout.guest.appendingPathComponent("etc/.fstab.guestprep-123-456"))
+        try Support.write("other\n", to: layout.guest.appendingPathComponent("etc/.fstab.other"))
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        try root.removeStaleTemporaries(beside: "/etc/fstab")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: layout.guest.appendingPathComponent("etc").path).sorted() == [".fstab.other", "fstab"])
+    }
 }

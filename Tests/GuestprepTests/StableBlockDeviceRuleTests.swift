@@ -95,16 +95,42 @@ struct StableBlockDeviceRuleTests {
         #expect(plan.findings.contains { $0.severity == .info && $0.message.contains("update-grub") })
     }
 
-    @Test("crypttab source devices")
+    @Test("crypttab: LUKS devices by their LUKS UUID; plain, swap and mistyped devices left with a finding")
     func crypttab() throws {
         let guest = try FixtureGuest()
         defer { guest.cleanUp() }
-        try Support.write("# <target> <source> <key> <options>\ndata_crypt /dev/sda1 none luks\nother /dev/sdq1 none luks\n", to: guest.file("etc/crypttab"))
-        let plan = try plan(guest, targets: [.crypttab])
+        let luksUUID = "12345678-1234-4234-8234-123456789abc"
+        let disk = try DiskImage.gpt(at: guest.directory.appendingPathComponent("sdb.img"), partitions: [
+            .init(sizeMiB: 4, content: .luks(uuid: luksUUID)),
+            .init(sizeMiB: 2, content: .empty),
+        ])
+        try Support.write("""
+            # <target> <source> <key> <options>
+            data_crypt /dev/sdb1 none luks,discard
+            cswap /dev/sdb2 /dev/urandom swap,cipher=aes-xts-plain64,size=256
+            wrong /dev/sda1 none luks
+            later /dev/sda1 none luks,noauto
+            other /dev/sdq1 none luks
+
+            """, to: guest.file("etc/crypttab"))
+        let root = try GuestRoot(hostPath: guest.root.path)
+        let devices = try DiskImageProbe.inventory([
+            DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path), DiskMapping(guestName: "/dev/sdb", hostPath: disk.path),
+        ])
+        let playbook = Playbook(name: "test", source: "test", steps: [
+            .init(rule: StableBlockDeviceReferences(targets: [.crypttab]), ruleID: StableBlockDeviceReferences.id, line: 1),
+        ])
+        let plan = try Planner.plan(root: root, devices: devices, playbook: playbook)
         let change = try #require(plan.changes.first)
-        #expect(String(decoding: change.proposed ?? [], as: UTF8.self)
-            == "# <target> <source> <key> <options>\ndata_crypt UUID=\(FixtureGuest.rootUUID) none luks\nother /dev/sdq1 none luks\n")
-        #expect(plan.findings.first?.location == "/etc/crypttab:3")
+        #expect(String(decoding: change.proposed ?? [], as: UTF8.self).split(separator: "\n")[1] == "data_crypt UUID=\(luksUUID) none luks,discard")
+        #expect(change.reasons.count == 1)
+        let byLine = Dictionary(plan.findings.map { ($0.line ?? 0, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(byLine[3]?.severity == .warning)
+        #expect(byLine[3]?.message.contains("PARTUUID") == true)
+        #expect(byLine[4]?.severity == .blocker)
+        #expect(byLine[4]?.message.contains("holds ext4") == true)
+        #expect(byLine[5]?.severity == .warning)
+        #expect(byLine[6]?.severity == .blocker)
     }
 
     @Test("reference classification", arguments: [
@@ -133,6 +159,8 @@ struct StableBlockDeviceRuleTests {
         #expect(throws: GuestprepError.self) { try validator.validate(proposed: broken, original: good, path: "/etc/fstab") }
         try validator.validate(proposed: broken, original: broken, path: "/etc/fstab")
         try validator.validate(proposed: Array("/dev/sda1 / ext4 defaults 0 1\nUUID=0a0a0a0a-0000-4000-8000-000000000001 /srv ext4 defaults 0 2\n".utf8), original: good, path: "/etc/fstab")
+        // A clean rewritten line (findmnt says only "Success" on stdout) passes.
+        try validator.validate(proposed: Array("/dev/sda1 / ext4 defaults 0 1\ntmpfs /tmp tmpfs defaults 0 0\n".utf8), original: good, path: "/etc/fstab")
         // A problem on a line the change did not touch is not the change's doing.
         try FindmntVerifyValidator(isLive: false, lines: [1]).validate(proposed: broken, original: good, path: "/etc/fstab")
     }
