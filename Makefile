@@ -32,10 +32,18 @@ debug: deps
 	swift build $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0
 	@scripts/check-warnings .build-log.txt
 
-# One binary that needs only glibc, libblkid.so.1 and libudev.so.1 on the guest.
+# One binary that needs only glibc, libblkid.so.1 and libudev.so.1 on the guest: the Swift
+# runtime is linked in, and so is libstdc++ (Foundation's ICU is C++), by putting a directory
+# holding only libstdc++.a first on the library path, so the runtime's own -lstdc++ finds it.
+STATIC_CXX_DIR := .build/static-libstdcxx
 build: deps
-	swift build -c release --static-swift-stdlib $(SWIFT_BUILD_FLAGS)
-	@echo "Built $$(swift build -c release --show-bin-path)/guestprep"
+	mkdir -p $(STATIC_CXX_DIR) && ln -sf "$$(gcc -print-file-name=libstdc++.a)" $(STATIC_CXX_DIR)/libstdc++.a
+	swift build -c release --static-swift-stdlib -Xlinker -L$(CURDIR)/$(STATIC_CXX_DIR) \
+	  -Xswiftc -Xclang-linker -Xswiftc -static-libgcc $(SWIFT_BUILD_FLAGS)
+	@bin=$$(swift build -c release --show-bin-path)/guestprep; \
+	  echo "Built $$bin, which needs:"; ldd "$$bin" | sed 's/^/  /'; \
+	  if ldd "$$bin" | grep -vE 'linux-vdso|ld-linux|libc\.so|libm\.so|libblkid\.so|libudev\.so' | grep -q .; then \
+	    echo "error: the release binary needs libraries beyond glibc, libblkid and libudev" >&2; exit 1; fi
 
 demo: debug
 	scripts/make-sample-guest $(DEMO_DIR)
