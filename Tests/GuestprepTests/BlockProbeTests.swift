@@ -150,5 +150,9 @@ struct LiveProbeTests {
         #expect(device.uuid == uuid)
         #expect(device.type == "ext4")
         #expect(device.source == node)
+
+        // The same device given as a guest disk with --disk: host block devices work like images.
+        let mapped = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/vdc", hostPath: node)])
+        #expect(mapped.device(named: "/dev/vdc")?.uuid == uuid)
     }
 }

@@ -172,7 +172,35 @@ struct CrashInjectionTests {
             k += 1
             try #require(k < 100, "apply never completed")
         }
-        // begin + 3 × (backup, intent, replace, done) + applied.
+        // Killed after each of begin + 3 × (backup, intent, replace, done) + applied; completed at the 15th try.
         #expect(k - 1 == 15)
+    }
+
+    @Test("for every step k of a rollback, a SIGKILL after k leaves a run that rollback finishes")
+    func everyRollbackCrashPoint() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let original = try guest.snapshot()
+        var k = 1
+        var completed = false
+        while !completed {
+            try guest.reset()
+            #expect(try Support.guestprep(["apply"] + guest.arguments + ["--yes"]).status == 0)
+            let rollback = try Support.guestprep(["rollback", "--root", guest.root.path, "--yes"], environment: ["GUESTPREP_FAULT_KILL_AFTER_STEP": "\(k)"])
+            if rollback.status == 0 {
+                completed = true
+            } else {
+                #expect(rollback.status == 9, "step \(k): expected SIGKILL, got \(rollback.status): \(rollback.stderr)")
+                let again = try Support.guestprep(["rollback", "--root", guest.root.path, "--yes"])
+                #expect(again.status == 0, "step \(k): \(again.stderr)")
+            }
+            #expect(try guest.snapshot() == original, "step \(k): tree differs after rollback")
+            let history = try Support.guestprep(["history", "--root", guest.root.path])
+            #expect(history.stdout.contains("rolled-back"), "step \(k): \(history.stdout)")
+            k += 1
+            try #require(k < 50, "rollback never completed")
+        }
+        // Killed after each of 3 × (restore, restored record) + rolled-back; completed at the 8th try.
+        #expect(k - 1 == 8)
     }
 }
