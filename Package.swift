@@ -7,7 +7,7 @@ let package = Package(
     name: "guestprep",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "guestprep", targets: ["guestprep"]),
+        .executable(name: "guestprep", targets: ["guestprep"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -21,13 +21,17 @@ let package = Package(
         .target(name: "CGuestprepShim"),
 
         // Error currency, findings, byte lines, unified diffs, hashing, test fault hook.
-        .target(name: "GuestprepCore", dependencies: [
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .target(
+            name: "GuestprepCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto")
+            ]),
         // The only door to guest files: confined path resolution, atomic replace, metadata, locks.
-        .target(name: "GuestFS", dependencies: [
-            "GuestprepCore", "CGuestprepShim",
-        ]),
+        .target(
+            name: "GuestFS",
+            dependencies: [
+                "GuestprepCore", "CGuestprepShim",
+            ]),
         // Block-device facts: libblkid on image files and devices, libudev enumeration in live mode.
         .target(name: "BlockProbe", dependencies: ["GuestprepCore", "CBlkid", "CUdev"]),
         // Lossless parsers/renderers, one per configuration format.
@@ -39,16 +43,21 @@ let package = Package(
         // Write-ahead journal, apply, validate, rollback, history.
         .target(name: "Journal", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Planning"]),
         // Subcommands (one file each) over a context that tests can drive.
-        .target(name: "GuestprepCLI", dependencies: [
-            "GuestprepCore", "GuestFS", "BlockProbe", "Rules", "Planning", "Journal",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], resources: [.embedInCode("Resources/default.yaml")]),
+        .target(
+            name: "GuestprepCLI",
+            dependencies: [
+                "GuestprepCore", "GuestFS", "BlockProbe", "Rules", "Planning", "Journal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], resources: [.embedInCode("Resources/default.yaml")]),
         .executableTarget(name: "guestprep", dependencies: ["GuestprepCLI"]),
 
         // Test-only C helpers (pseudo-terminals).
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
-        .testTarget(name: "GuestprepTests", dependencies: [
-            "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI", "CGuestprepShim", "CTestSupport",
-        ], exclude: ["Fixtures", "Snapshots"]),
+        .testTarget(
+            name: "GuestprepTests",
+            dependencies: [
+                "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI", "CGuestprepShim",
+                "CTestSupport",
+            ], exclude: ["Fixtures", "Snapshots"]),
     ]
 )

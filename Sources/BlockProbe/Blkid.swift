@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CBlkid
 import GuestprepCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One libblkid probe; freed when the value goes away.
 final class BlkidProbe {
@@ -70,12 +71,13 @@ final class BlkidProbe {
         for index in 0..<count {
             guard let partition = blkid_partlist_get_partition(list, index) else { continue }
             // libblkid reports partition geometry in 512-byte sectors whatever the device's sector size.
-            result.append(Partition(
-                number: Int(blkid_partition_get_partno(partition)),
-                startBytes: Int64(blkid_partition_get_start(partition)) * 512,
-                sizeBytes: Int64(blkid_partition_get_size(partition)) * 512,
-                uuid: blkid_partition_get_uuid(partition).map { String(cString: $0) },
-                isExtended: blkid_partition_is_extended(partition) != 0))
+            result.append(
+                Partition(
+                    number: Int(blkid_partition_get_partno(partition)),
+                    startBytes: Int64(blkid_partition_get_start(partition)) * 512,
+                    sizeBytes: Int64(blkid_partition_get_size(partition)) * 512,
+                    uuid: blkid_partition_get_uuid(partition).map { String(cString: $0) },
+                    isExtended: blkid_partition_is_extended(partition) != 0))
         }
         return result
     }

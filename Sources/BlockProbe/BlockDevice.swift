@@ -17,8 +17,10 @@ public struct BlockDevice: Sendable, Equatable, Codable {
     /// Why libblkid could not tell what is on it, when it could not.
     public var problem: String?
 
-    public init(name: String, aliases: [String] = [], source: String, type: String? = nil, uuid: String? = nil,
-                subUUID: String? = nil, label: String? = nil, partUUID: String? = nil, usage: String? = nil, problem: String? = nil) {
+    public init(
+        name: String, aliases: [String] = [], source: String, type: String? = nil, uuid: String? = nil,
+        subUUID: String? = nil, label: String? = nil, partUUID: String? = nil, usage: String? = nil, problem: String? = nil
+    ) {
         self.name = name
         self.aliases = aliases
         self.source = source

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import GuestprepCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One `--disk NAME=PATH`: the guest's disk NAME is the image file or host block device at PATH.
 public struct DiskMapping: Sendable, Equatable {
@@ -12,7 +13,8 @@ public struct DiskMapping: Sendable, Equatable {
     /// Parses "sda=/images/disk.img"; a bare name means /dev/NAME.
     public init(argument: String) throws {
         guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex,
-              argument.index(after: equals) != argument.endIndex else {
+            argument.index(after: equals) != argument.endIndex
+        else {
             throw GuestprepError(.usage, "--disk takes NAME=PATH (for example sda=/var/tmp/disk.img), got '\(argument)'")
         }
         let name = String(argument[..<equals])
@@ -49,7 +51,8 @@ public enum DiskImageProbe {
         var seen: [String: String] = [:]
         for mapping in mappings {
             if let earlier = seen[mapping.guestName] {
-                throw GuestprepError(.usage, "--disk names \(mapping.guestName) twice (\(earlier) and \(mapping.hostPath)); give each guest disk once")
+                throw GuestprepError(
+                    .usage, "--disk names \(mapping.guestName) twice (\(earlier) and \(mapping.hostPath)); give each guest disk once")
             }
             seen[mapping.guestName] = mapping.hostPath
             var info = stat()

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CUdev
 import GuestprepCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The running system's block devices: enumerated with libudev (names, devlinks), identified
 /// with libblkid reading each device itself, since the udev database can be stale or absent.
@@ -25,7 +26,8 @@ public enum LiveDeviceProbe {
         while let current = entry {
             defer { entry = udev_list_entry_get_next(current) }
             guard let syspath = udev_list_entry_get_name(current),
-                  let device = udev_device_new_from_syspath(udev, syspath) else { continue }
+                let device = udev_device_new_from_syspath(udev, syspath)
+            else { continue }
             defer { udev_device_unref(device) }
             guard let node = udev_device_get_devnode(device).map({ String(cString: $0) }) else { continue }
             // Empty loop devices and drives without media have size 0: nothing to identify.

@@ -46,7 +46,8 @@ public enum OctalEscapes {
         var index = 0
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "\\"), index + 4 <= bytes.count,
-               bytes[(index + 1)..<(index + 4)].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "7")).contains($0) }) {
+                bytes[(index + 1)..<(index + 4)].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "7")).contains($0) })
+            {
                 let value = bytes[(index + 1)..<(index + 4)].reduce(0) { $0 * 8 + Int($1 - UInt8(ascii: "0")) }
                 if value <= 255 {
                     out.append(UInt8(value))

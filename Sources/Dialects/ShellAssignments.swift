@@ -60,7 +60,8 @@ public struct ShellAssignmentsFile: Sendable {
         guard position < content.count, content[position] != UInt8(ascii: "#") else { return nil }
         let exportWord = Array("export".utf8)
         if content[position...].starts(with: exportWord), position + exportWord.count < content.count,
-           content[position + exportWord.count].isBlank {
+            content[position + exportWord.count].isBlank
+        {
             position += exportWord.count
             skipBlanks()
         }
@@ -82,14 +83,16 @@ public struct ShellAssignmentsFile: Sendable {
             let after = close + 1
             let endsCleanly = after == content.count || content[after].isBlank
             let simple = endsCleanly && (quote == UInt8(ascii: "'") || !innerBytes.contains(UInt8(ascii: "\\")))
-            return Assignment(index: index, key: key, value: String(decoding: innerBytes, as: UTF8.self),
-                              contentRange: inner..<close, quote: quote, isSimple: simple)
+            return Assignment(
+                index: index, key: key, value: String(decoding: innerBytes, as: UTF8.self),
+                contentRange: inner..<close, quote: quote, isSimple: simple)
         }
         while position < content.count, !content[position].isBlank { position += 1 }
         let raw = content[valueStart..<position]
         let simple = !raw.contains(where: { [UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "`")].contains($0) })
-        return Assignment(index: index, key: key, value: String(decoding: raw, as: UTF8.self),
-                          contentRange: valueStart..<position, quote: nil, isSimple: simple)
+        return Assignment(
+            index: index, key: key, value: String(decoding: raw, as: UTF8.self),
+            contentRange: valueStart..<position, quote: nil, isSimple: simple)
     }
 
     private static func isNameByte(_ byte: UInt8, first: Bool) -> Bool {

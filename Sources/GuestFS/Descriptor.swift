@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import GuestprepCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Owns one open file descriptor and closes it exactly once.
 final class Descriptor: Sendable {

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CGuestprepShim
 import GuestprepCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Extended attributes of an open file, read and written by descriptor (never by path).
 enum ExtendedAttributes {

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CGuestprepShim
 import GuestprepCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The one door to a guest's files. Every path is resolved inside the root: absolute symlinks are
 /// re-rooted, relative ones and ".." can never climb above it, and each step is opened with
@@ -35,7 +36,8 @@ public final class GuestRoot: Sendable {
 
     /// True when the root is the running system's own "/".
     public var isLive: Bool {
-        var mine = stat(), host = stat()
+        var mine = stat()
+        var host = stat()
         guard fstat(root.fd, &mine) == 0, stat("/", &host) == 0 else { return false }
         return mine.st_dev == host.st_dev && mine.st_ino == host.st_ino
     }
@@ -103,7 +105,8 @@ public final class GuestRoot: Sendable {
                 return Resolved(canonical: canonical(component), parent: current(), name: component, exists: true, isRoot: false)
             }
             guard info.st_mode & S_IFMT == S_IFDIR else {
-                throw GuestprepError(.notRegularFile, "is a \(fileKind(info.st_mode)), not a directory", path: display(canonical(component)))
+                throw GuestprepError(
+                    .notRegularFile, "is a \(fileKind(info.st_mode)), not a directory", path: display(canonical(component)))
             }
             let fd = guestprep_openat(current().fd, component, guestprep_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
             guard fd >= 0 else {
@@ -152,7 +155,8 @@ public final class GuestRoot: Sendable {
         }
         let info = try status(resolved)
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw GuestprepError(.notRegularFile, "is a \(fileKind(info.st_mode)); guestprep only \(what) regular files", path: display(resolved.canonical))
+            throw GuestprepError(
+                .notRegularFile, "is a \(fileKind(info.st_mode)); guestprep only \(what) regular files", path: display(resolved.canonical))
         }
         return info
     }
@@ -170,7 +174,9 @@ public final class GuestRoot: Sendable {
             throw GuestprepError(.notRegularFile, "changed while being opened; try again", path: display(path))
         }
         if singleLink && opened.st_nlink != 1 {
-            throw GuestprepError(.notRegularFile, "has \(opened.st_nlink) hard links; guestprep writes its own files only when they have no other name", path: display(path))
+            throw GuestprepError(
+                .notRegularFile, "has \(opened.st_nlink) hard links; guestprep writes its own files only when they have no other name",
+                path: display(path))
         }
     }
 
@@ -222,7 +228,8 @@ public final class GuestRoot: Sendable {
         var opened = stat()
         guard fstat(file.fd, &opened) == 0 else { throw GuestprepError.system("fstat", path: shown) }
         guard opened.st_size <= limit else {
-            throw GuestprepError(.fileTooLarge, "is \(opened.st_size) bytes, over the \(limit)-byte limit for configuration files", path: shown)
+            throw GuestprepError(
+                .fileTooLarge, "is \(opened.st_size) bytes, over the \(limit)-byte limit for configuration files", path: shown)
         }
         var contents: [UInt8] = []
         contents.reserveCapacity(Int(opened.st_size))
@@ -255,7 +262,8 @@ public final class GuestRoot: Sendable {
         }
         guard resolved.exists else { return [] }
         let shown = display(resolved.canonical)
-        let fd = resolved.isRoot
+        let fd =
+            resolved.isRoot
             ? guestprep_openat(root.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
             : guestprep_openat(resolved.parent.fd, resolved.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
         guard fd >= 0 else { throw GuestprepError.system("opening directory", path: shown) }
@@ -366,7 +374,8 @@ public final class GuestRoot: Sendable {
             let before = resolved.exists || resolved.isRoot ? try requireRegularFile(resolved, doing: "writes") : nil
             // O_EXCL when the file is new, so nothing can be slipped in between the check and the open.
             let create = before == nil ? O_CREAT | O_EXCL : 0
-            let fd = guestprep_openat(resolved.parent.fd, resolved.name, flags | create | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode_t(mode))
+            let fd = guestprep_openat(
+                resolved.parent.fd, resolved.name, flags | create | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode_t(mode))
             if fd < 0 && errno == EEXIST && attempt == 1 { continue }  // another process created it first
             guard fd >= 0 else { throw GuestprepError.system("opening", path: display(resolved.canonical)) }
             let file = Descriptor(fd)
@@ -398,7 +407,8 @@ public final class GuestRoot: Sendable {
                 var buffer = [UInt8](repeating: 0, count: 256)
                 let got = buffer.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress, $0.count, 0) }
                 let other = got > 0 ? String(decoding: buffer[0..<got], as: UTF8.self).trimmingTrailingNewlines : "another process"
-                throw GuestprepError(.locked, "another guestprep apply or rollback is running on this guest (\(other)); wait for it to finish", path: shown)
+                throw GuestprepError(
+                    .locked, "another guestprep apply or rollback is running on this guest (\(other)); wait for it to finish", path: shown)
             }
             throw GuestprepError.system("locking", path: shown)
         }

@@ -26,17 +26,24 @@ struct ApplyCommand: ParsableCommand {
             guard !plan.changes.isEmpty else { return }
             if !yes {
                 guard console.isInteractive else {
-                    throw GuestprepError(.refused, "not applying: stdin is not a terminal to confirm on; pass --yes to apply without asking")
+                    throw GuestprepError(
+                        .refused, "not applying: stdin is not a terminal to confirm on; pass --yes to apply without asking")
                 }
                 let files = plan.fileCount
-                guard console.confirm("\nApply \(plan.changes.count) change\(plan.changes.count == 1 ? "" : "s") to \(files) file\(files == 1 ? "" : "s")?") else {
+                guard
+                    console.confirm(
+                        "\nApply \(plan.changes.count) change\(plan.changes.count == 1 ? "" : "s") to \(files) file\(files == 1 ? "" : "s")?"
+                    )
+                else {
                     console.out("Not applied; nothing was changed.\n")
                     return
                 }
             }
             let outcome = try Applier(root: prepared.root, tool: "guestprep \(GuestprepCommand.version)").apply(plan)
             let rootArgument = prepared.root.isLive ? "" : " --root \(prepared.root.hostPath)"
-            console.out("\nApplied \(outcome.changes) change\(outcome.changes == 1 ? "" : "s") to \(outcome.files) file\(outcome.files == 1 ? "" : "s") as run \(outcome.runID).\nUndo with: guestprep rollback \(outcome.runID)\(rootArgument)\n")
+            console.out(
+                "\nApplied \(outcome.changes) change\(outcome.changes == 1 ? "" : "s") to \(outcome.files) file\(outcome.files == 1 ? "" : "s") as run \(outcome.runID).\nUndo with: guestprep rollback \(outcome.runID)\(rootArgument)\n"
+            )
         }
     }
 }

@@ -1,5 +1,7 @@
+import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where commands print and whom they ask: the real terminal, or what a test provides.
@@ -52,5 +54,3 @@ extension Console {
         return answer == "y" || answer == "yes"
     }
 }
-
-import Foundation

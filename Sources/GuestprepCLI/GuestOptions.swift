@@ -7,10 +7,16 @@ import Planning
 
 /// --root and --disk: which guest, and which images stand for its disks.
 struct GuestOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The guest's root directory: / for the running system, or where an offline guest is mounted.", valueName: "DIR"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The guest's root directory: / for the running system, or where an offline guest is mounted.", valueName: "DIR"))
     var root: String = "/"
 
-    @Option(name: .customLong("disk"), help: ArgumentHelp("The guest's disk NAME (sda, nvme0n1, /dev/disk/by-id/…) is the image file or block device PATH. Repeatable.", valueName: "NAME=PATH"))
+    @Option(
+        name: .customLong("disk"),
+        help: ArgumentHelp(
+            "The guest's disk NAME (sda, nvme0n1, /dev/disk/by-id/…) is the image file or block device PATH. Repeatable.",
+            valueName: "NAME=PATH"))
     var disks: [String] = []
 
     func validate() throws {
@@ -30,8 +36,16 @@ struct GuestOptions: ParsableArguments {
         if guest.isLive {
             return (try LiveDeviceProbe.inventory(), [])
         }
-        return (DeviceInventory(devices: []), [Finding(rule: "guestprep", severity: .warning,
-            message: "offline guest without --disk: no block device can be probed, so no device name can be resolved; pass --disk NAME=IMAGE for each of the guest's disks")])
+        return (
+            DeviceInventory(devices: []),
+            [
+                Finding(
+                    rule: "guestprep", severity: .warning,
+                    message:
+                        "offline guest without --disk: no block device can be probed, so no device name can be resolved; pass --disk NAME=IMAGE for each of the guest's disks"
+                )
+            ]
+        )
     }
 }
 
@@ -59,7 +73,10 @@ enum PlaybookLibrary {
                 if looksLikeFile {
                     throw GuestprepError(.notFound, "playbook file not found", path: nameOrFile)
                 }
-                throw GuestprepError(.usage, "no playbook named '\(nameOrFile)'; shipped playbooks: \(builtIn.keys.sorted().joined(separator: ", ")), or give a file path")
+                throw GuestprepError(
+                    .usage,
+                    "no playbook named '\(nameOrFile)'; shipped playbooks: \(builtIn.keys.sorted().joined(separator: ", ")), or give a file path"
+                )
             }
             guard let data = FileManager.default.contents(atPath: nameOrFile) else {
                 throw GuestprepError(.io, "could not read playbook", path: nameOrFile)

@@ -30,7 +30,9 @@ struct HistoryCommand: ParsableCommand {
             case .json:
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                let entries = runs.map { Entry(id: $0.id, started: $0.started, state: $0.state.rawValue, playbook: $0.playbook, files: $0.files) }
+                let entries = runs.map {
+                    Entry(id: $0.id, started: $0.started, state: $0.state.rawValue, playbook: $0.playbook, files: $0.files)
+                }
                 console.out(String(decoding: try encoder.encode(entries), as: UTF8.self) + "\n")
             case .text:
                 if runs.isEmpty {
@@ -38,7 +40,9 @@ struct HistoryCommand: ParsableCommand {
                     return
                 }
                 for run in runs {
-                    console.out("\(run.id)  \(run.started)  \(run.state.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0))  \(run.files.joined(separator: ", "))\n")
+                    console.out(
+                        "\(run.id)  \(run.started)  \(run.state.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0))  \(run.files.joined(separator: ", "))\n"
+                    )
                 }
             }
         }

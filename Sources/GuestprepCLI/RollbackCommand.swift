@@ -45,7 +45,8 @@ struct RollbackCommand: ParsableCommand {
             for file in target.files { console.out("  \(file)\n") }
             if !yes {
                 guard console.isInteractive else {
-                    throw GuestprepError(.refused, "not rolling back: stdin is not a terminal to confirm on; pass --yes to roll back without asking")
+                    throw GuestprepError(
+                        .refused, "not rolling back: stdin is not a terminal to confirm on; pass --yes to roll back without asking")
                 }
                 guard console.confirm("Roll back run \(target.id)?") else {
                     console.out("Not rolled back; nothing was changed.\n")
@@ -53,7 +54,8 @@ struct RollbackCommand: ParsableCommand {
                 }
             }
             let outcome = try rollback.rollBack(runID: target.id, force: force)
-            console.out("Rolled back run \(outcome.runID): restored \(outcome.restored.count) file\(outcome.restored.count == 1 ? "" : "s").\n")
+            console.out(
+                "Rolled back run \(outcome.runID): restored \(outcome.restored.count) file\(outcome.restored.count == 1 ? "" : "s").\n")
         }
     }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Test-only fault hooks, so tests can prove recovery from every point of an apply or rollback.
@@ -12,13 +12,13 @@ public enum FaultInjection {
     /// Marks one durable step done; call only after the step is on disk.
     public static func stepCompleted() throws {
         #if DEBUG
-        stepsTaken += 1
-        if let limit = limit("GUESTPREP_FAULT_KILL_AFTER_STEP"), stepsTaken == limit {
-            kill(getpid(), SIGKILL)
-        }
-        if let limit = limit("GUESTPREP_FAULT_FAIL_AFTER_STEP"), stepsTaken == limit {
-            throw GuestprepError(.io, "injected failure after journal step \(limit) (GUESTPREP_FAULT_FAIL_AFTER_STEP)")
-        }
+            stepsTaken += 1
+            if let limit = limit("GUESTPREP_FAULT_KILL_AFTER_STEP"), stepsTaken == limit {
+                kill(getpid(), SIGKILL)
+            }
+            if let limit = limit("GUESTPREP_FAULT_FAIL_AFTER_STEP"), stepsTaken == limit {
+                throw GuestprepError(.io, "injected failure after journal step \(limit) (GUESTPREP_FAULT_FAIL_AFTER_STEP)")
+            }
         #endif
     }
 

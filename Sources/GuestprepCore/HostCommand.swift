@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Runs a host tool (findmnt, …) with arguments, never through a shell, and captures its output.
 /// Spawned with posix_spawn and reaped with waitpid: Foundation's Process polls for the child's
@@ -27,8 +28,10 @@ public enum HostCommand {
     /// Runs `executable` with a minimal environment (C locale, system PATH) plus `environment`,
     /// feeding it `input` (or nothing) on stdin. `discardingStdout` sends stdout to /dev/null, for
     /// tools whose report can be huge when only their stderr matters.
-    public static func run(_ executable: String, _ arguments: [String], input: [UInt8]? = nil,
-                           environment: [String: String] = [:], discardingStdout: Bool = false) throws -> Result {
+    public static func run(
+        _ executable: String, _ arguments: [String], input: [UInt8]? = nil,
+        environment: [String: String] = [:], discardingStdout: Bool = false
+    ) throws -> Result {
         let stdinPipe = try Pipe2()
         let stdoutPipe = try Pipe2()
         let stderrPipe = try Pipe2()
@@ -76,8 +79,9 @@ public enum HostCommand {
             guard errno == EINTR else { throw GuestprepError.system("waiting for", path: executable) }
         }
         let signal = status & 0x7f
-        return Result(status: signal == 0 ? (status >> 8) & 0xff : signal, wasSignaled: signal != 0,
-                      stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+        return Result(
+            status: signal == 0 ? (status >> 8) & 0xff : signal, wasSignaled: signal != 0,
+            stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 
     /// Reads both pipes to their end together, so neither can fill up and stall the tool.
@@ -118,8 +122,18 @@ private final class Pipe2 {
         _ = fcntl(write, F_SETFD, FD_CLOEXEC)
     }
 
-    func closeRead() { if read >= 0 { close(read); read = -1 } }
-    func closeWrite() { if write >= 0 { close(write); write = -1 } }
+    func closeRead() {
+        if read >= 0 {
+            close(read)
+            read = -1
+        }
+    }
+    func closeWrite() {
+        if write >= 0 {
+            close(write)
+            write = -1
+        }
+    }
 
     deinit {
         closeRead()

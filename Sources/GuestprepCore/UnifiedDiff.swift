@@ -17,22 +17,28 @@ public enum UnifiedDiff {
         // Lines of each side consumed before each edit, for hunk headers.
         var oldBefore = [Int](repeating: 0, count: edits.count)
         var newBefore = [Int](repeating: 0, count: edits.count)
-        var oldPos = 0, newPos = 0
+        var oldPos = 0
+        var newPos = 0
         for (index, edit) in edits.enumerated() {
             oldBefore[index] = oldPos
             newBefore[index] = newPos
             switch edit {
-            case .equal: oldPos += 1; newPos += 1
+            case .equal:
+                oldPos += 1
+                newPos += 1
             case .delete: oldPos += 1
             case .insert: newPos += 1
             }
         }
 
         for hunk in hunkRanges(edits, context: context) {
-            var oldCount = 0, newCount = 0
+            var oldCount = 0
+            var newCount = 0
             for edit in edits[hunk] {
                 switch edit {
-                case .equal: oldCount += 1; newCount += 1
+                case .equal:
+                    oldCount += 1
+                    newCount += 1
                 case .delete: oldCount += 1
                 case .insert: newCount += 1
                 }
@@ -98,14 +104,19 @@ enum LineDiff {
     }
 
     private static func solve(_ a: [TextLine], _ ra: Range<Int>, _ b: [TextLine], _ rb: Range<Int>, into out: inout [UnifiedDiff.Edit]) {
-        var lowA = ra.lowerBound, lowB = rb.lowerBound
-        var highA = ra.upperBound, highB = rb.upperBound
+        var lowA = ra.lowerBound
+        var lowB = rb.lowerBound
+        var highA = ra.upperBound
+        var highB = rb.upperBound
         while lowA < highA, lowB < highB, a[lowA] == b[lowB] {
-            out.append(.equal(lowA, lowB)); lowA += 1; lowB += 1
+            out.append(.equal(lowA, lowB))
+            lowA += 1
+            lowB += 1
         }
         var suffix: [UnifiedDiff.Edit] = []
         while highA > lowA, highB > lowB, a[highA - 1] == b[highB - 1] {
-            highA -= 1; highB -= 1
+            highA -= 1
+            highB -= 1
             suffix.append(.equal(highA, highB))
         }
         middle(a, lowA..<highA, b, lowB..<highB, into: &out)
@@ -113,8 +124,14 @@ enum LineDiff {
     }
 
     private static func middle(_ a: [TextLine], _ ra: Range<Int>, _ b: [TextLine], _ rb: Range<Int>, into out: inout [UnifiedDiff.Edit]) {
-        if ra.isEmpty { out += rb.map { .insert($0) }; return }
-        if rb.isEmpty { out += ra.map { .delete($0) }; return }
+        if ra.isEmpty {
+            out += rb.map { .insert($0) }
+            return
+        }
+        if rb.isEmpty {
+            out += ra.map { .delete($0) }
+            return
+        }
         let anchors = patienceAnchors(a, ra, b, rb)
         if anchors.isEmpty {
             if ra.count * rb.count <= exactLimit {
@@ -125,11 +142,13 @@ enum LineDiff {
             }
             return
         }
-        var lastA = ra.lowerBound, lastB = rb.lowerBound
+        var lastA = ra.lowerBound
+        var lastB = rb.lowerBound
         for (i, j) in anchors {
             solve(a, lastA..<i, b, lastB..<j, into: &out)
             out.append(.equal(i, j))
-            lastA = i + 1; lastB = j + 1
+            lastA = i + 1
+            lastB = j + 1
         }
         solve(a, lastA..<ra.upperBound, b, lastB..<rb.upperBound, into: &out)
     }
@@ -147,10 +166,11 @@ enum LineDiff {
         }
         guard !pairs.isEmpty else { return [] }
         // Patience sorting: longest increasing subsequence of the b-indices.
-        var tails: [Int] = []          // index into pairs
+        var tails: [Int] = []  // index into pairs
         var previous = [Int](repeating: -1, count: pairs.count)
         for (k, pair) in pairs.enumerated() {
-            var low = 0, high = tails.count
+            var low = 0
+            var high = tails.count
             while low < high {
                 let mid = (low + high) / 2
                 if pairs[tails[mid]].1 < pair.1 { low = mid + 1 } else { high = mid }
@@ -160,31 +180,47 @@ enum LineDiff {
         }
         var result: [(Int, Int)] = []
         var k = tails.last ?? -1
-        while k >= 0 { result.append(pairs[k]); k = previous[k] }
+        while k >= 0 {
+            result.append(pairs[k])
+            k = previous[k]
+        }
         return result.reversed()
     }
 
     private static func lcs(_ a: [TextLine], _ ra: Range<Int>, _ b: [TextLine], _ rb: Range<Int>, into out: inout [UnifiedDiff.Edit]) {
-        let n = ra.count, m = rb.count
+        let n = ra.count
+        let m = rb.count
         var table = [Int32](repeating: 0, count: (n + 1) * (m + 1))
         for i in stride(from: n - 1, through: 0, by: -1) {
             for j in stride(from: m - 1, through: 0, by: -1) {
-                table[i * (m + 1) + j] = a[ra.lowerBound + i] == b[rb.lowerBound + j]
+                table[i * (m + 1) + j] =
+                    a[ra.lowerBound + i] == b[rb.lowerBound + j]
                     ? table[(i + 1) * (m + 1) + j + 1] + 1
                     : max(table[(i + 1) * (m + 1) + j], table[i * (m + 1) + j + 1])
             }
         }
-        var i = 0, j = 0
+        var i = 0
+        var j = 0
         while i < n, j < m {
             if a[ra.lowerBound + i] == b[rb.lowerBound + j] {
-                out.append(.equal(ra.lowerBound + i, rb.lowerBound + j)); i += 1; j += 1
+                out.append(.equal(ra.lowerBound + i, rb.lowerBound + j))
+                i += 1
+                j += 1
             } else if table[(i + 1) * (m + 1) + j] >= table[i * (m + 1) + j + 1] {
-                out.append(.delete(ra.lowerBound + i)); i += 1
+                out.append(.delete(ra.lowerBound + i))
+                i += 1
             } else {
-                out.append(.insert(rb.lowerBound + j)); j += 1
+                out.append(.insert(rb.lowerBound + j))
+                j += 1
             }
         }
-        while i < n { out.append(.delete(ra.lowerBound + i)); i += 1 }
-        while j < m { out.append(.insert(rb.lowerBound + j)); j += 1 }
+        while i < n {
+            out.append(.delete(ra.lowerBound + i))
+            i += 1
+        }
+        while j < m {
+            out.append(.insert(rb.lowerBound + j))
+            j += 1
+        }
     }
 }

@@ -48,7 +48,10 @@ public struct Applier {
             // Try the rollback even if the failure cannot be recorded (a full disk, say): the
             // guest matters more than the record, and the state still reads as interrupted.
             let recordError: Error?
-            do { try journal.append(failed) ; recordError = nil } catch { recordError = error }
+            do {
+                try journal.append(failed)
+                recordError = nil
+            } catch { recordError = error }
             var rollbackError: Error?
             do {
                 try Rollback(root: root).rollBackLocked(journal, force: false, reason: "apply-failed")
@@ -60,7 +63,8 @@ public struct Applier {
             }
             var error = (failure as? GuestprepError) ?? GuestprepError(.io, "\(failure)")
             if let rollbackError {
-                error.message = "apply failed (\(error.message)) and rolling back run \(journal.id) failed too: \(rollbackError); run 'guestprep rollback \(journal.id)' once the cause is fixed"
+                error.message =
+                    "apply failed (\(error.message)) and rolling back run \(journal.id) failed too: \(rollbackError); run 'guestprep rollback \(journal.id)' once the cause is fixed"
             } else {
                 error.message = "apply failed, and run \(journal.id) was rolled back, leaving the guest as it was: \(error.message)"
             }
@@ -135,6 +139,9 @@ public struct Applier {
 
     public static func interruptedRunError(_ run: RunSummary) -> GuestprepError {
         let files = run.files.isEmpty ? "no file changed yet" : "files: \(run.files.joined(separator: ", "))"
-        return GuestprepError(.interruptedRun, "run \(run.id) was interrupted before it finished (\(files)); run 'guestprep rollback \(run.id)' to restore the guest before anything else")
+        return GuestprepError(
+            .interruptedRun,
+            "run \(run.id) was interrupted before it finished (\(files)); run 'guestprep rollback \(run.id)' to restore the guest before anything else"
+        )
     }
 }

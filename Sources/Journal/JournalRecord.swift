@@ -1,5 +1,6 @@
 import Foundation
 import GuestFS
+import GuestprepCore
 
 /// One line of `journal.jsonl`. The format is documented in backups/README.md and
 /// backups/journal-record.schema.json; change all three together.
@@ -84,12 +85,13 @@ public struct FileState: Codable, Sendable, Equatable {
     }
 
     public func metadata() throws -> FileMetadata {
-        FileMetadata(mode: mode, uid: uid, gid: gid, xattrs: try xattrs.map { record in
-            guard let data = Data(base64Encoded: record.value) else {
-                throw GuestprepError(.journal, "extended attribute \(record.name) has a value that is not base64")
-            }
-            return ExtendedAttribute(name: record.name, value: Array(data))
-        })
+        FileMetadata(
+            mode: mode, uid: uid, gid: gid,
+            xattrs: try xattrs.map { record in
+                guard let data = Data(base64Encoded: record.value) else {
+                    throw GuestprepError(.journal, "extended attribute \(record.name) has a value that is not base64")
+                }
+                return ExtendedAttribute(name: record.name, value: Array(data))
+            })
     }
 }
-import GuestprepCore

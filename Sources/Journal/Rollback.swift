@@ -28,7 +28,9 @@ public struct Rollback {
         defer { withExtendedLifetime(lock) {} }
         let journal = RunJournal(root: root, id: runID)
         guard try root.exists(journal.journalPath) else {
-            throw GuestprepError(.notFound, "no run \(runID) in this guest; 'guestprep history' lists the runs", path: root.display(RunJournal.backupsDirectory))
+            throw GuestprepError(
+                .notFound, "no run \(runID) in this guest; 'guestprep history' lists the runs",
+                path: root.display(RunJournal.backupsDirectory))
         }
         return try rollBackLocked(journal, force: force, reason: "requested")
     }
@@ -55,7 +57,9 @@ public struct Rollback {
             let path = GuestPath(pathText)
             // Damage in the record itself must stop the rollback here, before any file is touched.
             if intent.original != nil && intent.backup == nil {
-                throw GuestprepError(.journal, "step \(step) records an original for \(pathText) but no backup file", path: root.display(journal.journalPath))
+                throw GuestprepError(
+                    .journal, "step \(step) records an original for \(pathText) but no backup file", path: root.display(journal.journalPath)
+                )
             }
             _ = try intent.original?.metadata()
             let currentHash: String?
@@ -73,7 +77,10 @@ public struct Rollback {
             pending.append((intent, path))
         }
         if !conflicts.isEmpty {
-            throw GuestprepError(.modifiedSinceApply, "run \(journal.id) cannot be rolled back safely: \(conflicts.joined(separator: ", ")) no longer match what guestprep wrote; look at the changes, then use --force to restore the originals anyway")
+            throw GuestprepError(
+                .modifiedSinceApply,
+                "run \(journal.id) cannot be rolled back safely: \(conflicts.joined(separator: ", ")) no longer match what guestprep wrote; look at the changes, then use --force to restore the originals anyway"
+            )
         }
 
         // Every backup is read and checked before the first file is touched: a damaged one stops

@@ -61,7 +61,8 @@ public struct RunJournal: Sendable {
     /// would be glued to it and the whole journal would read as damaged.
     func discardPartialLastLine() throws {
         guard let file = try root.readFile(journalPath, limit: 64 << 20),
-              let last = file.contents.last, last != UInt8(ascii: "\n") else { return }
+            let last = file.contents.last, last != UInt8(ascii: "\n")
+        else { return }
         let keep = file.contents.lastIndex(of: UInt8(ascii: "\n")).map { file.contents.index(after: $0) } ?? 0
         try root.replaceFile(journalPath, contents: Array(file.contents[..<keep]), metadata: file.metadata)
     }
@@ -78,10 +79,14 @@ public struct RunJournal: Sendable {
     /// never silently "nothing to restore".
     public func readBackup(_ relative: String, expected: FileState) throws -> [UInt8] {
         guard let file = try root.readFile(directory.appending(relative)) else {
-            throw GuestprepError(.journal, "backup \(relative) of run \(id) is missing; the original cannot be restored from it", path: root.display(directory.appending(relative)))
+            throw GuestprepError(
+                .journal, "backup \(relative) of run \(id) is missing; the original cannot be restored from it",
+                path: root.display(directory.appending(relative)))
         }
         guard sha256Hex(file.contents) == expected.sha256 else {
-            throw GuestprepError(.journal, "backup \(relative) of run \(id) does not match the sha256 recorded for it; refusing to restore damaged data", path: root.display(directory.appending(relative)))
+            throw GuestprepError(
+                .journal, "backup \(relative) of run \(id) does not match the sha256 recorded for it; refusing to restore damaged data",
+                path: root.display(directory.appending(relative)))
         }
         return file.contents
     }

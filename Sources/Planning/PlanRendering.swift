@@ -23,7 +23,8 @@ public enum PlanRendering {
         }
         out += "\nChanges (\(plan.changes.count) to \(plan.fileCount) file\(plan.fileCount == 1 ? "" : "s")):\n"
         for change in plan.changes {
-            out += "\n  \(change.action.rawValue) \(change.path?.description ?? change.command?.joined(separator: " ") ?? "") [\(change.rules.joined(separator: ", "))]\n"
+            out +=
+                "\n  \(change.action.rawValue) \(change.path?.description ?? change.command?.joined(separator: " ") ?? "") [\(change.rules.joined(separator: ", "))]\n"
             for reason in change.reasons { out += "    \(reason)\n" }
             if let path = change.path {
                 out += "\n" + change.diff(label: path.description)
@@ -38,7 +39,8 @@ public enum PlanRendering {
             let n = findings.filter { $0.severity == severity }.count
             return severity == .info ? "\(n) info" : count(n, severity.rawValue)
         }
-        return "\nSummary: \(count(plan.changes.count, "change")) to \(count(plan.fileCount, "file")); \(bySeverity.joined(separator: ", ")).\n"
+        return
+            "\nSummary: \(count(plan.changes.count, "change")) to \(count(plan.fileCount, "file")); \(bySeverity.joined(separator: ", ")).\n"
     }
 
     struct JSONPlan: Encodable {
@@ -71,13 +73,15 @@ public enum PlanRendering {
         let document = JSONPlan(
             root: plan.root, playbook: plan.playbook, findings: findings,
             changes: plan.changes.map { change in
-                JSONChange(rule: change.rules.first ?? "", rules: change.rules, path: change.path?.description,
-                           action: change.action.rawValue, reasons: change.reasons,
-                           diff: change.path.map { change.diff(label: $0.description) } ?? "", command: change.command)
+                JSONChange(
+                    rule: change.rules.first ?? "", rules: change.rules, path: change.path?.description,
+                    action: change.action.rawValue, reasons: change.reasons,
+                    diff: change.path.map { change.diff(label: $0.description) } ?? "", command: change.command)
             },
-            summary: Summary(blockers: findings.filter { $0.severity == .blocker }.count,
-                             warnings: findings.filter { $0.severity == .warning }.count,
-                             changes: plan.changes.count, files: plan.fileCount))
+            summary: Summary(
+                blockers: findings.filter { $0.severity == .blocker }.count,
+                warnings: findings.filter { $0.severity == .warning }.count,
+                changes: plan.changes.count, files: plan.fileCount))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(document), as: UTF8.self) + "\n"

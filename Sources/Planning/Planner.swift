@@ -29,9 +29,11 @@ public enum Planner {
                 }
             } catch let error as GuestprepError {
                 context.withdraw(path)
-                context.report(Finding(rule: change.rules.joined(separator: ","), severity: .blocker,
-                    message: "proposed change withdrawn, it failed validation: \(error.message)\(error.cause.map { " (\($0))" } ?? "")",
-                    path: path.description, line: error.line))
+                context.report(
+                    Finding(
+                        rule: change.rules.joined(separator: ","), severity: .blocker,
+                        message: "proposed change withdrawn, it failed validation: \(error.message)\(error.cause.map { " (\($0))" } ?? "")",
+                        path: path.description, line: error.line))
             }
         }
         return Plan(root: root.hostPath, playbook: playbook.name, findings: context.findings, changes: context.changes)

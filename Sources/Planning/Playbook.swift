@@ -47,7 +47,8 @@ public struct Playbook: Sendable {
             throw GuestprepError(.playbook, "not valid YAML: \(Self.problem(error))", path: source, line: Self.line(error))
         }
         guard let root, let mapping = root.mapping else {
-            throw GuestprepError(.playbook, "a playbook is a mapping with name, description and rules", path: source, line: root?.mark?.line)
+            throw GuestprepError(
+                .playbook, "a playbook is a mapping with name, description and rules", path: source, line: root?.mark?.line)
         }
         try checkKeys(mapping, allowed: topKeys, what: "playbook", source: source)
         guard let name = mapping["name"]?.scalar?.string, !name.isEmpty else {
@@ -71,21 +72,26 @@ public struct Playbook: Sendable {
             }
             guard let type = RuleCatalog.rule(id: id) else {
                 let known = RuleCatalog.all.map { $0.id }.joined(separator: ", ")
-                throw GuestprepError(.playbook, "unknown rule '\(id)'; known rules: \(known)", path: source, line: stepMapping["rule"]?.mark?.line ?? line)
+                throw GuestprepError(
+                    .playbook, "unknown rule '\(id)'; known rules: \(known)", path: source, line: stepMapping["rule"]?.mark?.line ?? line)
             }
             if steps.contains(where: { $0.ruleID == id }) {
-                throw GuestprepError(.playbook, "rule '\(id)' is listed twice; list it once with all its parameters", path: source, line: line)
+                throw GuestprepError(
+                    .playbook, "rule '\(id)' is listed twice; list it once with all its parameters", path: source, line: line)
             }
             var values: [String: RuleParameters.Value] = [:]
             if let with = stepMapping["with"] {
                 guard let parameters = with.mapping else {
-                    throw GuestprepError(.playbook, "'with' must be a mapping of parameter names to values", path: source, line: with.mark?.line)
+                    throw GuestprepError(
+                        .playbook, "'with' must be a mapping of parameter names to values", path: source, line: with.mark?.line)
                 }
                 for (key, value) in parameters {
                     let keyLine = key.mark?.line ?? line
                     guard let parameter = key.scalar?.string, type.parameterNames.contains(parameter) else {
                         let accepted = type.parameterNames.isEmpty ? "none" : type.parameterNames.joined(separator: ", ")
-                        throw GuestprepError(.playbook, "rule \(id) has no parameter '\(key.scalar?.string ?? "?")'; it accepts: \(accepted)", path: source, line: keyLine)
+                        throw GuestprepError(
+                            .playbook, "rule \(id) has no parameter '\(key.scalar?.string ?? "?")'; it accepts: \(accepted)", path: source,
+                            line: keyLine)
                     }
                     values[parameter] = RuleParameters.Value(content: try content(of: value, source: source), line: keyLine)
                 }
@@ -99,12 +105,13 @@ public struct Playbook: Sendable {
     private static func content(of node: Node, source: String) throws -> RuleParameters.Value.Content {
         if let scalar = node.scalar { return .scalar(scalar.string) }
         if let sequence = node.sequence {
-            return .list(try sequence.map { item in
-                guard let scalar = item.scalar else {
-                    throw GuestprepError(.playbook, "list items must be plain values", path: source, line: item.mark?.line)
-                }
-                return scalar.string
-            })
+            return .list(
+                try sequence.map { item in
+                    guard let scalar = item.scalar else {
+                        throw GuestprepError(.playbook, "list items must be plain values", path: source, line: item.mark?.line)
+                    }
+                    return scalar.string
+                })
         }
         throw GuestprepError(.playbook, "parameter values are plain values or lists of them", path: source, line: node.mark?.line)
     }
@@ -112,7 +119,9 @@ public struct Playbook: Sendable {
     private static func checkKeys(_ mapping: Node.Mapping, allowed: [String], what: String, source: String) throws {
         for key in mapping.keys {
             guard let name = key.scalar?.string, allowed.contains(name) else {
-                throw GuestprepError(.playbook, "unknown \(what) key '\(key.scalar?.string ?? "?")'; expected one of: \(allowed.joined(separator: ", "))", path: source, line: key.mark?.line)
+                throw GuestprepError(
+                    .playbook, "unknown \(what) key '\(key.scalar?.string ?? "?")'; expected one of: \(allowed.joined(separator: ", "))",
+                    path: source, line: key.mark?.line)
             }
         }
     }

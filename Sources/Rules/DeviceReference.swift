@@ -17,8 +17,10 @@ public enum DeviceReference: Equatable, Sendable {
         for tag in ["UUID=", "LABEL=", "PARTUUID=", "PARTLABEL=", "ID="] where source.hasPrefix(tag) {
             return .stable
         }
-        for prefix in ["/dev/disk/by-uuid/", "/dev/disk/by-label/", "/dev/disk/by-partuuid/",
-                       "/dev/disk/by-partlabel/", "/dev/mapper/", "/dev/md/"] where source.hasPrefix(prefix) {
+        for prefix in [
+            "/dev/disk/by-uuid/", "/dev/disk/by-label/", "/dev/disk/by-partuuid/",
+            "/dev/disk/by-partlabel/", "/dev/mapper/", "/dev/md/",
+        ] where source.hasPrefix(prefix) {
             return .stable
         }
         if source.hasPrefix("/dev/disk/by-id/") {
@@ -80,22 +82,29 @@ extension DeviceInventory {
     /// `expectedType` (from the file, e.g. fstab's type field) guards against a wrong disk mapping.
     public func resolveUUID(for path: String, expectedType: String? = nil) -> DeviceResolution {
         guard let device = device(named: path) else {
-            return .refused("\(path) is not among the probed block devices, so its UUID is unknown (offline: pass --disk NAME=IMAGE for the disk that holds it; live: is the device attached?)")
+            return .refused(
+                "\(path) is not among the probed block devices, so its UUID is unknown (offline: pass --disk NAME=IMAGE for the disk that holds it; live: is the device attached?)"
+            )
         }
         if let problem = device.problem {
             return .refused("\(path) (\(device.source)): \(problem)")
         }
         guard let uuid = device.uuid, !uuid.isEmpty else {
             let what = device.type.map { "holds \($0) without a UUID" } ?? "holds no recognisable filesystem, swap or LUKS signature"
-            return .refused("\(path) (\(device.source)) \(what); create the filesystem or set a UUID (tune2fs -U, swaplabel -U, …), then run again")
+            return .refused(
+                "\(path) (\(device.source)) \(what); create the filesystem or set a UUID (tune2fs -U, swaplabel -U, …), then run again")
         }
         let sharing = devices(withUUID: uuid)
         if sharing.count > 1 && !Self.isMultiDeviceFilesystem(sharing) {
             let names = sharing.map(\.name).joined(separator: ", ")
-            return .refused("UUID \(uuid) of \(path) is carried by \(sharing.count) probed devices (\(names)), as on a cloned disk, so UUID= would be ambiguous; give one a new UUID (tune2fs -U random, xfs_admin -U generate, swaplabel -U) and run again")
+            return .refused(
+                "UUID \(uuid) of \(path) is carried by \(sharing.count) probed devices (\(names)), as on a cloned disk, so UUID= would be ambiguous; give one a new UUID (tune2fs -U random, xfs_admin -U generate, swaplabel -U) and run again"
+            )
         }
         if let expectedType, let actual = device.type, !Self.typesAgree(expected: expectedType, actual: actual) {
-            return .refused("the file says \(expectedType) but \(path) (\(device.source)) holds \(actual); the device names may not match this guest's disks (check --disk)")
+            return .refused(
+                "the file says \(expectedType) but \(path) (\(device.source)) holds \(actual); the device names may not match this guest's disks (check --disk)"
+            )
         }
         return .resolved(device: device, uuid: uuid)
     }

@@ -55,7 +55,9 @@ public struct RuleParameters: Sendable {
         case .scalar(let scalar): items = [scalar]
         }
         for item in items where !allowed.contains(item) {
-            throw GuestprepError(.playbook, "rule \(rule): \(name) has unknown item '\(item)'; allowed: \(allowed.joined(separator: ", "))", path: file, line: value.line)
+            throw GuestprepError(
+                .playbook, "rule \(rule): \(name) has unknown item '\(item)'; allowed: \(allowed.joined(separator: ", "))", path: file,
+                line: value.line)
         }
         return items
     }
@@ -64,7 +66,8 @@ public struct RuleParameters: Sendable {
     public func choice(_ name: String, allowed: [String], default defaultValue: String) throws -> String {
         guard let value = values[name] else { return defaultValue }
         guard case .scalar(let scalar) = value.content, allowed.contains(scalar) else {
-            throw GuestprepError(.playbook, "rule \(rule): \(name) must be one of \(allowed.joined(separator: ", "))", path: file, line: value.line)
+            throw GuestprepError(
+                .playbook, "rule \(rule): \(name) must be one of \(allowed.joined(separator: ", "))", path: file, line: value.line)
         }
         return scalar
     }
@@ -144,26 +147,33 @@ public final class RuleContext {
     }
 
     /// Proposes new contents for a file (creating it when missing). No-op when nothing changes.
-    public func propose(_ path: GuestPath, contents: [UInt8], rule: String, reasons: [String],
-                        validators: [any ChangeValidator] = [], metadata: FileMetadata = .newConfigFile) throws {
+    public func propose(
+        _ path: GuestPath, contents: [UInt8], rule: String, reasons: [String],
+        validators: [any ChangeValidator] = [], metadata: FileMetadata = .newConfigFile
+    ) throws {
         let canonical = try root.canonicalPath(path)
         if let index = changeIndex[canonical] {
             changes[index].proposed = contents
             if !changes[index].rules.contains(rule) { changes[index].rules.append(rule) }
             changes[index].reasons += reasons
             changes[index].validators += validators
-            if changes[index].original == nil { changes[index].action = .create }
-            else if changes[index].original?.contents == contents { removeChange(at: index) }
-            else { changes[index].action = .modify }
+            if changes[index].original == nil {
+                changes[index].action = .create
+            } else if changes[index].original?.contents == contents {
+                removeChange(at: index)
+            } else {
+                changes[index].action = .modify
+            }
             return
         }
         let original = try root.readFile(canonical)
         guard original?.contents != contents else { return }
         changeIndex[canonical] = changes.count
-        changes.append(Change(
-            rules: [rule], action: original == nil ? .create : .modify, path: canonical, original: original,
-            proposed: contents, metadata: original == nil ? metadata : nil, command: nil,
-            reasons: reasons, validators: validators))
+        changes.append(
+            Change(
+                rules: [rule], action: original == nil ? .create : .modify, path: canonical, original: original,
+                proposed: contents, metadata: original == nil ? metadata : nil, command: nil,
+                reasons: reasons, validators: validators))
     }
 
     /// Drops a proposal (for example when its validation failed while planning).

@@ -1,7 +1,7 @@
 /// Every rule a playbook can name. A new remediation is one new `Rule` type and one line here.
 public enum RuleCatalog {
     public static let all: [any Rule.Type] = [
-        StableBlockDeviceReferences.self,
+        StableBlockDeviceReferences.self
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {

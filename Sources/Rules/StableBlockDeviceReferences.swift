@@ -52,9 +52,11 @@ public struct StableBlockDeviceReferences: Rule {
         var reasons: [String] = []
         for entry in fstab.entries {
             if entry.isMalformed {
-                context.report(Finding(rule: Self.id, severity: .warning,
-                    message: "not a valid fstab entry (needs at least source, mount point and type); left as it is",
-                    path: shown, line: entry.lineNumber))
+                context.report(
+                    Finding(
+                        rule: Self.id, severity: .warning,
+                        message: "not a valid fstab entry (needs at least source, mount point and type); left as it is",
+                        path: shown, line: entry.lineNumber))
                 continue
             }
             // A bind mount's source is a directory, whatever it looks like.
@@ -66,22 +68,27 @@ public struct StableBlockDeviceReferences: Rule {
                 let reference = "UUID=\(uuid)"
                 fstab.replaceSource(ofLine: entry.index, with: reference)
                 expected[entry.lineNumber] = reference
-                reasons.append("line \(entry.lineNumber): \(device) → \(reference) (\(probed.type ?? "unknown type") on \(entry.mountPoint))")
+                reasons.append(
+                    "line \(entry.lineNumber): \(device) → \(reference) (\(probed.type ?? "unknown type") on \(entry.mountPoint))")
             case .refused(let why):
                 // A device that is optional at boot does not stop the guest from coming up.
                 let optional = entry.hasOption("noauto") || entry.hasOption("nofail")
-                context.report(Finding(rule: Self.id, severity: optional ? .warning : .blocker,
-                    message: "\(entry.mountPoint) is mounted by hardware path \(device), left unchanged: \(why)",
-                    path: shown, line: entry.lineNumber))
+                context.report(
+                    Finding(
+                        rule: Self.id, severity: optional ? .warning : .blocker,
+                        message: "\(entry.mountPoint) is mounted by hardware path \(device), left unchanged: \(why)",
+                        path: shown, line: entry.lineNumber))
             }
         }
         guard !expected.isEmpty else { return }
-        try context.propose(Self.fstab, contents: fstab.bytes, rule: Self.id, reasons: reasons, validators: [
-            UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
-                Dictionary(FstabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.source]) }, uniquingKeysWith: { $1 })
-            },
-            FindmntVerifyValidator(isLive: context.isLive, lines: Array(expected.keys)),
-        ])
+        try context.propose(
+            Self.fstab, contents: fstab.bytes, rule: Self.id, reasons: reasons,
+            validators: [
+                UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
+                    Dictionary(FstabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.source]) }, uniquingKeysWith: { $1 })
+                },
+                FindmntVerifyValidator(isLive: context.isLive, lines: Array(expected.keys)),
+            ])
     }
 
     // MARK: crypttab
@@ -94,9 +101,11 @@ public struct StableBlockDeviceReferences: Rule {
         var reasons: [String] = []
         for entry in crypttab.entries {
             if entry.isMalformed {
-                context.report(Finding(rule: Self.id, severity: .warning,
-                    message: "not a valid crypttab entry (needs at least a name and a device); left as it is",
-                    path: shown, line: entry.lineNumber))
+                context.report(
+                    Finding(
+                        rule: Self.id, severity: .warning,
+                        message: "not a valid crypttab entry (needs at least a name and a device); left as it is",
+                        path: shown, line: entry.lineNumber))
                 continue
             }
             guard case .unstable(let device) = DeviceReference.classify(entry.device) else { continue }
@@ -105,9 +114,12 @@ public struct StableBlockDeviceReferences: Rule {
                 // Plain dm-crypt and one-time-key swap/tmp have no header: whatever UUID the device
                 // shows now is stale data, overwritten at the next boot.
                 let partUUID = context.devices.device(named: device)?.partUUID.map { " (its PARTUUID is \($0))" } ?? ""
-                context.report(Finding(rule: Self.id, severity: .warning,
-                    message: "encrypted device \(entry.name) on hardware path \(device) uses plain or one-time-key encryption, which has no header to name by UUID; left unchanged: name it by PARTUUID= or /dev/disk/by-partuuid/\(partUUID)",
-                    path: shown, line: entry.lineNumber))
+                context.report(
+                    Finding(
+                        rule: Self.id, severity: .warning,
+                        message:
+                            "encrypted device \(entry.name) on hardware path \(device) uses plain or one-time-key encryption, which has no header to name by UUID; left unchanged: name it by PARTUUID= or /dev/disk/by-partuuid/\(partUUID)",
+                        path: shown, line: entry.lineNumber))
                 continue
             }
             switch context.devices.resolveUUID(for: device, expectedType: expectedType) {
@@ -117,17 +129,21 @@ public struct StableBlockDeviceReferences: Rule {
                 expected[entry.lineNumber] = reference
                 reasons.append("line \(entry.lineNumber): \(device) → \(reference) (\(probed.type ?? "unknown type") for \(entry.name))")
             case .refused(let why):
-                context.report(Finding(rule: Self.id, severity: optional ? .warning : .blocker,
-                    message: "encrypted device \(entry.name) is opened from hardware path \(device), left unchanged: \(why)",
-                    path: shown, line: entry.lineNumber))
+                context.report(
+                    Finding(
+                        rule: Self.id, severity: optional ? .warning : .blocker,
+                        message: "encrypted device \(entry.name) is opened from hardware path \(device), left unchanged: \(why)",
+                        path: shown, line: entry.lineNumber))
             }
         }
         guard !expected.isEmpty else { return }
-        try context.propose(Self.crypttab, contents: crypttab.bytes, rule: Self.id, reasons: reasons, validators: [
-            UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
-                Dictionary(CrypttabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.device]) }, uniquingKeysWith: { $1 })
-            },
-        ])
+        try context.propose(
+            Self.crypttab, contents: crypttab.bytes, rule: Self.id, reasons: reasons,
+            validators: [
+                UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
+                    Dictionary(CrypttabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.device]) }, uniquingKeysWith: { $1 })
+                }
+            ])
     }
 
     /// The signature libblkid must find on a crypttab device for UUID= to name it, or nil when the
@@ -135,7 +151,8 @@ public struct StableBlockDeviceReferences: Rule {
     static func headerType(of entry: CrypttabFile.Entry) -> String? {
         let randomKeys = ["/dev/urandom", "/dev/random", "/dev/hw_random"]
         if entry.hasOption("plain") || entry.hasOption("swap") || entry.hasOption("tmp")
-            || entry.hasOption("tcrypt") || randomKeys.contains(entry.keyFile) {
+            || entry.hasOption("tcrypt") || randomKeys.contains(entry.keyFile)
+        {
             return nil
         }
         return entry.hasOption("bitlk") ? "BitLocker" : "crypto_LUKS"
@@ -153,9 +170,11 @@ public struct StableBlockDeviceReferences: Rule {
         for assignment in config.assignments where assignment.key == "RESUME" {
             guard case .unstable(let device) = DeviceReference.classify(assignment.value) else { continue }
             guard assignment.isSimple else {
-                context.report(Finding(rule: Self.id, severity: .warning,
-                    message: "RESUME uses shell quoting guestprep does not rewrite; set RESUME=UUID=<swap UUID> by hand",
-                    path: shown, line: assignment.lineNumber))
+                context.report(
+                    Finding(
+                        rule: Self.id, severity: .warning,
+                        message: "RESUME uses shell quoting guestprep does not rewrite; set RESUME=UUID=<swap UUID> by hand",
+                        path: shown, line: assignment.lineNumber))
                 continue
             }
             switch context.devices.resolveUUID(for: device, expectedType: "swap") {
@@ -165,21 +184,28 @@ public struct StableBlockDeviceReferences: Rule {
                 expected[assignment.lineNumber] = reference
                 reasons.append("line \(assignment.lineNumber): RESUME \(device) → \(reference)")
             case .refused(let why):
-                context.report(Finding(rule: Self.id, severity: .warning,
-                    message: "resume device \(device) left unchanged (hibernation resume may fail, boot waits for it): \(why)",
-                    path: shown, line: assignment.lineNumber))
+                context.report(
+                    Finding(
+                        rule: Self.id, severity: .warning,
+                        message: "resume device \(device) left unchanged (hibernation resume may fail, boot waits for it): \(why)",
+                        path: shown, line: assignment.lineNumber))
             }
         }
         guard !expected.isEmpty else { return }
-        try context.propose(Self.initramfsResume, contents: config.bytes, rule: Self.id, reasons: reasons, validators: [
-            UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
-                Dictionary(ShellAssignmentsFile(bytes: bytes).assignments.filter { $0.key == "RESUME" }
-                    .map { ($0.lineNumber, [$0.value]) }, uniquingKeysWith: { $1 })
-            },
-        ])
-        context.report(Finding(rule: Self.id, severity: .info,
-            message: "rebuild the initramfs inside the guest (update-initramfs -u -k all) so it resumes from the new RESUME",
-            path: shown))
+        try context.propose(
+            Self.initramfsResume, contents: config.bytes, rule: Self.id, reasons: reasons,
+            validators: [
+                UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
+                    Dictionary(
+                        ShellAssignmentsFile(bytes: bytes).assignments.filter { $0.key == "RESUME" }
+                            .map { ($0.lineNumber, [$0.value]) }, uniquingKeysWith: { $1 })
+                }
+            ])
+        context.report(
+            Finding(
+                rule: Self.id, severity: .info,
+                message: "rebuild the initramfs inside the guest (update-initramfs -u -k all) so it resumes from the new RESUME",
+                path: shown))
     }
 
     /// resume= on the kernel command line set in /etc/default/grub.
@@ -194,9 +220,11 @@ public struct StableBlockDeviceReferences: Rule {
             let words = config.words(of: assignment)
             guard assignment.isSimple else {
                 if words.contains(where: { $0.text.hasPrefix("resume=/dev/") }) {
-                    context.report(Finding(rule: Self.id, severity: .warning,
-                        message: "\(assignment.key) uses shell quoting guestprep does not rewrite; change resume= to UUID= by hand",
-                        path: shown, line: assignment.lineNumber))
+                    context.report(
+                        Finding(
+                            rule: Self.id, severity: .warning,
+                            message: "\(assignment.key) uses shell quoting guestprep does not rewrite; change resume= to UUID= by hand",
+                            path: shown, line: assignment.lineNumber))
                 }
                 continue
             }
@@ -212,9 +240,11 @@ public struct StableBlockDeviceReferences: Rule {
                     expected[assignment.lineNumber] = reference
                     reasons.append("line \(assignment.lineNumber): \(assignment.key) resume=\(device) → resume=\(reference)")
                 case .refused(let why):
-                    context.report(Finding(rule: Self.id, severity: .warning,
-                        message: "kernel parameter resume=\(device) left unchanged: \(why)",
-                        path: shown, line: assignment.lineNumber))
+                    context.report(
+                        Finding(
+                            rule: Self.id, severity: .warning,
+                            message: "kernel parameter resume=\(device) left unchanged: \(why)",
+                            path: shown, line: assignment.lineNumber))
                 }
             }
             for (range, text) in replacements.reversed() {
@@ -222,19 +252,24 @@ public struct StableBlockDeviceReferences: Rule {
             }
         }
         guard !expected.isEmpty else { return }
-        try context.propose(Self.defaultGrub, contents: config.bytes, rule: Self.id, reasons: reasons, validators: [
-            UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
-                let parsed = ShellAssignmentsFile(bytes: bytes)
-                var found: [Int: [String]] = [:]
-                for assignment in parsed.assignments where cmdlineKeys.contains(assignment.key) {
-                    found[assignment.lineNumber, default: []] += parsed.words(of: assignment)
-                        .filter { $0.text.hasPrefix("resume=") }.map { String($0.text.dropFirst("resume=".count)) }
+        try context.propose(
+            Self.defaultGrub, contents: config.bytes, rule: Self.id, reasons: reasons,
+            validators: [
+                UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
+                    let parsed = ShellAssignmentsFile(bytes: bytes)
+                    var found: [Int: [String]] = [:]
+                    for assignment in parsed.assignments where cmdlineKeys.contains(assignment.key) {
+                        found[assignment.lineNumber, default: []] += parsed.words(of: assignment)
+                            .filter { $0.text.hasPrefix("resume=") }.map { String($0.text.dropFirst("resume=".count)) }
+                    }
+                    return found
                 }
-                return found
-            },
-        ])
-        context.report(Finding(rule: Self.id, severity: .info,
-            message: "regenerate the boot loader configuration inside the guest (update-grub, or grub2-mkconfig -o <grub.cfg>) so the kernel gets the new resume=",
-            path: shown))
+            ])
+        context.report(
+            Finding(
+                rule: Self.id, severity: .info,
+                message:
+                    "regenerate the boot loader configuration inside the guest (update-grub, or grub2-mkconfig -o <grub.cfg>) so the kernel gets the new resume=",
+                path: shown))
     }
 }

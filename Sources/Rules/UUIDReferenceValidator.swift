@@ -22,12 +22,16 @@ public struct UUIDReferenceValidator: ChangeValidator {
         let found = extract(proposed)
         for (line, reference) in expected.sorted(by: { $0.key < $1.key }) {
             guard found[line]?.contains(reference) == true else {
-                throw GuestprepError(.validation, "expected \(reference) on this line after rewriting, found \(found[line]?.joined(separator: " ") ?? "nothing")", path: path, line: line)
+                throw GuestprepError(
+                    .validation,
+                    "expected \(reference) on this line after rewriting, found \(found[line]?.joined(separator: " ") ?? "nothing")",
+                    path: path, line: line)
             }
             let uuid = String(reference.dropFirst("UUID=".count))
             let matches = devices.devices(withUUID: uuid)
             guard matches.count == 1 || DeviceInventory.isMultiDeviceFilesystem(matches) else {
-                throw GuestprepError(.validation, "\(reference) resolves to \(matches.count) probed devices, not exactly one", path: path, line: line)
+                throw GuestprepError(
+                    .validation, "\(reference) resolves to \(matches.count) probed devices, not exactly one", path: path, line: line)
             }
         }
     }
@@ -66,7 +70,10 @@ public struct FindmntVerifyValidator: ChangeValidator {
         let after = try check(TextLines.split(proposed), with: findmnt)
         let before = try original.map { try check(TextLines.split($0), with: findmnt) } ?? Counts()
         if after.parseErrors > before.parseErrors || (isLive && after.errors > before.errors) {
-            throw GuestprepError(.validation, "findmnt --verify reports new problems in the rewritten lines (\(after.parseErrors) parse errors, \(after.errors) errors; before: \(before.parseErrors), \(before.errors))", path: path, cause: after.report)
+            throw GuestprepError(
+                .validation,
+                "findmnt --verify reports new problems in the rewritten lines (\(after.parseErrors) parse errors, \(after.errors) errors; before: \(before.parseErrors), \(before.errors))",
+                path: path, cause: after.report)
         }
     }
 

@@ -13,12 +13,14 @@ struct BlockProbeTests {
     func gptImage() throws {
         let directory = try Support.scratch("probe")
         defer { Support.cleanUp(directory) }
-        let image = try DiskImage.gpt(at: directory.appendingPathComponent("disk.img"), partitions: [
-            .init(sizeMiB: 33, content: .vfat(id: "1234ABCD")),
-            .init(sizeMiB: 16, content: .ext4(uuid: Self.rootUUID)),
-            .init(sizeMiB: 8, content: .swap(uuid: Self.swapUUID)),
-            .init(sizeMiB: 2, content: .empty),
-        ])
+        let image = try DiskImage.gpt(
+            at: directory.appendingPathComponent("disk.img"),
+            partitions: [
+                .init(sizeMiB: 33, content: .vfat(id: "1234ABCD")),
+                .init(sizeMiB: 16, content: .ext4(uuid: Self.rootUUID)),
+                .init(sizeMiB: 8, content: .swap(uuid: Self.swapUUID)),
+                .init(sizeMiB: 2, content: .empty),
+            ])
         let inventory = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: image.path)])
         #expect(inventory.devices.map(\.name) == ["/dev/sda", "/dev/sda1", "/dev/sda2", "/dev/sda3", "/dev/sda4"])
         #expect(inventory.device(named: "/dev/sda1")?.type == "vfat")
@@ -38,9 +40,11 @@ struct BlockProbeTests {
     func naming() throws {
         let directory = try Support.scratch("naming")
         defer { Support.cleanUp(directory) }
-        let image = try DiskImage.gpt(at: directory.appendingPathComponent("disk.img"), partitions: [
-            .init(sizeMiB: 16, content: .ext4(uuid: Self.rootUUID)),
-        ])
+        let image = try DiskImage.gpt(
+            at: directory.appendingPathComponent("disk.img"),
+            partitions: [
+                .init(sizeMiB: 16, content: .ext4(uuid: Self.rootUUID))
+            ])
         let inventory = try DiskImageProbe.inventory([
             try DiskMapping(argument: "nvme0n1=\(image.path)"),
             try DiskMapping(argument: "/dev/disk/by-id/virtio-serial42=\(image.path)"),
@@ -56,7 +60,8 @@ struct BlockProbeTests {
     func mbrLogical() throws {
         let directory = try Support.scratch("mbr")
         defer { Support.cleanUp(directory) }
-        let image = try DiskImage.mbr(at: directory.appendingPathComponent("disk.img"),
+        let image = try DiskImage.mbr(
+            at: directory.appendingPathComponent("disk.img"),
             primaries: [.init(sizeMiB: 16, content: .ext4(uuid: Self.rootUUID))],
             logicals: [.init(sizeMiB: 8, content: .swap(uuid: Self.swapUUID))])
         let inventory = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/hda", hostPath: image.path)])
@@ -69,7 +74,8 @@ struct BlockProbeTests {
     func wholeDisk() throws {
         let directory = try Support.scratch("whole")
         defer { Support.cleanUp(directory) }
-        let image = try DiskImage.wholeDisk(at: directory.appendingPathComponent("data.img"), sizeMiB: 16, content: .ext4(uuid: Self.rootUUID))
+        let image = try DiskImage.wholeDisk(
+            at: directory.appendingPathComponent("data.img"), sizeMiB: 16, content: .ext4(uuid: Self.rootUUID))
         let inventory = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/vdb", hostPath: image.path)])
         #expect(inventory.devices.count == 1)
         #expect(inventory.device(named: "/dev/vdb")?.uuid == Self.rootUUID)
@@ -81,7 +87,8 @@ struct BlockProbeTests {
         let directory = try Support.scratch("dup")
         defer { Support.cleanUp(directory) }
         let first = try DiskImage.wholeDisk(at: directory.appendingPathComponent("a.img"), sizeMiB: 16, content: .ext4(uuid: Self.rootUUID))
-        let second = try DiskImage.wholeDisk(at: directory.appendingPathComponent("b.img"), sizeMiB: 16, content: .ext4(uuid: Self.rootUUID))
+        let second = try DiskImage.wholeDisk(
+            at: directory.appendingPathComponent("b.img"), sizeMiB: 16, content: .ext4(uuid: Self.rootUUID))
         let inventory = try DiskImageProbe.inventory([
             DiskMapping(guestName: "/dev/sda", hostPath: first.path), DiskMapping(guestName: "/dev/sdb", hostPath: second.path),
         ])
@@ -97,18 +104,31 @@ struct BlockProbeTests {
     func refusals() throws {
         let directory = try Support.scratch("refuse")
         defer { Support.cleanUp(directory) }
-        let image = try DiskImage.gpt(at: directory.appendingPathComponent("disk.img"), partitions: [
-            .init(sizeMiB: 8, content: .swap(uuid: Self.swapUUID)),
-            .init(sizeMiB: 2, content: .empty),
-        ])
+        let image = try DiskImage.gpt(
+            at: directory.appendingPathComponent("disk.img"),
+            partitions: [
+                .init(sizeMiB: 8, content: .swap(uuid: Self.swapUUID)),
+                .init(sizeMiB: 2, content: .empty),
+            ])
         let inventory = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: image.path)])
-        guard case .refused(let missing) = inventory.resolveUUID(for: "/dev/sdc1") else { Issue.record("sdc1 is not probed"); return }
+        guard case .refused(let missing) = inventory.resolveUUID(for: "/dev/sdc1") else {
+            Issue.record("sdc1 is not probed")
+            return
+        }
         #expect(missing.contains("not among the probed block devices"))
-        guard case .refused(let empty) = inventory.resolveUUID(for: "/dev/sda2") else { Issue.record("sda2 is empty"); return }
+        guard case .refused(let empty) = inventory.resolveUUID(for: "/dev/sda2") else {
+            Issue.record("sda2 is empty")
+            return
+        }
         #expect(empty.contains("no recognisable filesystem"))
-        guard case .refused(let typed) = inventory.resolveUUID(for: "/dev/sda1", expectedType: "ext4") else { Issue.record("swap is not ext4"); return }
+        guard case .refused(let typed) = inventory.resolveUUID(for: "/dev/sda1", expectedType: "ext4") else {
+            Issue.record("swap is not ext4")
+            return
+        }
         #expect(typed.contains("holds swap"))
-        #expect(inventory.resolveUUID(for: "/dev/sda1", expectedType: "swap") == .resolved(device: inventory.device(named: "/dev/sda1")!, uuid: Self.swapUUID))
+        #expect(
+            inventory.resolveUUID(for: "/dev/sda1", expectedType: "swap")
+                == .resolved(device: inventory.device(named: "/dev/sda1")!, uuid: Self.swapUUID))
     }
 
     @Test("--disk arguments are checked")
@@ -117,7 +137,9 @@ struct BlockProbeTests {
         #expect(throws: (any Error).self) { try DiskMapping(argument: "sda") }
         #expect(throws: (any Error).self) { try DiskMapping(argument: "=/x.img") }
         #expect(throws: (any Error).self) { try DiskMapping(argument: "sda=") }
-        #expect(throws: (any Error).self) { try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: "/nonexistent.img")]) }
+        #expect(throws: (any Error).self) {
+            try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: "/nonexistent.img")])
+        }
     }
 }
 
@@ -128,7 +150,8 @@ struct LiveProbeTests {
     func matchesSysfs() throws {
         let inventory = try LiveDeviceProbe.inventory()
         let sysfs = try FileManager.default.contentsOfDirectory(atPath: "/sys/class/block").filter { name in
-            let size = (try? String(contentsOfFile: "/sys/class/block/\(name)/size", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let size = (try? String(contentsOfFile: "/sys/class/block/\(name)/size", encoding: .utf8))?.trimmingCharacters(
+                in: .whitespacesAndNewlines)
             return size != nil && size != "0" && FileManager.default.fileExists(atPath: "/dev/\(name)")
         }
         let names = Set(inventory.devices.map(\.name))

@@ -19,7 +19,10 @@ struct CLITests {
 
         let apply = try Support.guestprep(["apply"] + guest.arguments + ["--yes"])
         #expect(apply.status == 0, "\(apply.stderr)")
-        #expect(try guest.read("etc/fstab").hasPrefix("# /etc/fstab: static file system information.\n#\n# <file system> <mount point>   <type>  <options>       <dump>  <pass>\nUUID=\(FixtureGuest.rootUUID)\t/"))
+        #expect(
+            try guest.read("etc/fstab").hasPrefix(
+                "# /etc/fstab: static file system information.\n#\n# <file system> <mount point>   <type>  <options>       <dump>  <pass>\nUUID=\(FixtureGuest.rootUUID)\t/"
+            ))
         #expect(try guest.read("etc/initramfs-tools/conf.d/resume") == "RESUME=UUID=\(FixtureGuest.swapUUID)\n")
 
         let after = try Support.guestprep(["plan"] + guest.arguments + ["--detailed-exitcode"])
@@ -80,8 +83,14 @@ struct CLITests {
         defer { guest.cleanUp() }
         let cases: [(String, String)] = [
             ("name: x\nrules:\n  - rule: no-such-rule\n", ":3: unknown rule 'no-such-rule'"),
-            ("name: x\nrules:\n  - rule: stable-block-device-references\n    with:\n      colour: blue\n", ":5: rule stable-block-device-references has no parameter 'colour'"),
-            ("name: x\nrules:\n  - rule: stable-block-device-references\n    with:\n      targets: [fstab, swapfile]\n", ":5: rule stable-block-device-references: targets has unknown item 'swapfile'"),
+            (
+                "name: x\nrules:\n  - rule: stable-block-device-references\n    with:\n      colour: blue\n",
+                ":5: rule stable-block-device-references has no parameter 'colour'"
+            ),
+            (
+                "name: x\nrules:\n  - rule: stable-block-device-references\n    with:\n      targets: [fstab, swapfile]\n",
+                ":5: rule stable-block-device-references: targets has unknown item 'swapfile'"
+            ),
             ("name: x\nrules: [\n", ":3: not valid YAML"),
             ("name: x\nrulez: []\n", ":2: unknown playbook key 'rulez'"),
         ]
@@ -150,7 +159,8 @@ struct CrashInjectionTests {
         var completed = false
         while !completed {
             try guest.reset()
-            let apply = try Support.guestprep(["apply"] + guest.arguments + ["--yes"], environment: ["GUESTPREP_FAULT_KILL_AFTER_STEP": "\(k)"])
+            let apply = try Support.guestprep(
+                ["apply"] + guest.arguments + ["--yes"], environment: ["GUESTPREP_FAULT_KILL_AFTER_STEP": "\(k)"])
             if apply.status == 0 {
                 completed = true
             } else {
@@ -186,7 +196,8 @@ struct CrashInjectionTests {
         while !completed {
             try guest.reset()
             #expect(try Support.guestprep(["apply"] + guest.arguments + ["--yes"]).status == 0)
-            let rollback = try Support.guestprep(["rollback", "--root", guest.root.path, "--yes"], environment: ["GUESTPREP_FAULT_KILL_AFTER_STEP": "\(k)"])
+            let rollback = try Support.guestprep(
+                ["rollback", "--root", guest.root.path, "--yes"], environment: ["GUESTPREP_FAULT_KILL_AFTER_STEP": "\(k)"])
             if rollback.status == 0 {
                 completed = true
             } else {

@@ -33,7 +33,8 @@ struct CorpusRoundTripTests {
         #expect(after.count == before.count)
         for (index, (old, new)) in zip(before, after).enumerated() {
             if rewritten.contains(index) {
-                let oldFields = old.fields(), newFields = new.fields()
+                let oldFields = old.fields()
+                let newFields = new.fields()
                 #expect(Array(oldFields.dropFirst().map(\.bytes)) == Array(newFields.dropFirst().map(\.bytes)))
                 #expect(old.terminator == new.terminator)
                 // Separators after the source are untouched.

@@ -84,8 +84,12 @@ struct DiskImage {
             let key = url.deletingLastPathComponent().appendingPathComponent(".key-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: key) }
             try Data("test key".utf8).write(to: key)
-            try Support.must("cryptsetup", ["luksFormat", "--type", "luks1", "--batch-mode", "--uuid", uuid,
-                                            "--key-file", key.path, "--pbkdf-force-iterations", "1000", url.path])
+            try Support.must(
+                "cryptsetup",
+                [
+                    "luksFormat", "--type", "luks1", "--batch-mode", "--uuid", uuid,
+                    "--key-file", key.path, "--pbkdf-force-iterations", "1000", url.path,
+                ])
         case .empty: break
         }
     }

@@ -17,11 +17,13 @@ struct FixtureGuest {
         root = directory.appendingPathComponent("root")
         self.name = name
         try Support.must("cp", ["-a", Self.fixture(name).path, root.path])
-        disk = try DiskImage.gpt(at: directory.appendingPathComponent("sda.img"), partitions: [
-            .init(sizeMiB: 16, content: .ext4(uuid: Self.rootUUID)),
-            .init(sizeMiB: 8, content: .swap(uuid: Self.swapUUID)),
-            .init(sizeMiB: 33, content: .vfat(id: Self.espID)),
-        ])
+        disk = try DiskImage.gpt(
+            at: directory.appendingPathComponent("sda.img"),
+            partitions: [
+                .init(sizeMiB: 16, content: .ext4(uuid: Self.rootUUID)),
+                .init(sizeMiB: 8, content: .swap(uuid: Self.swapUUID)),
+                .init(sizeMiB: 33, content: .vfat(id: Self.espID)),
+            ])
     }
 
     /// Puts the pristine fixture tree back (the disk image is kept).

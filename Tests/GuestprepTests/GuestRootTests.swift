@@ -95,7 +95,9 @@ struct GuestRootTests {
         try root.replaceFile("/etc/fstab", contents: Array("new\n".utf8), metadata: .newConfigFile)
         #expect(try Support.read(layout.guest.appendingPathComponent("usr/share/fstab.real")) == "new\n")
         // The link itself is still a link.
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: layout.guest.appendingPathComponent("etc/fstab").path) == "/usr/share/fstab.real")
+        #expect(
+            try FileManager.default.destinationOfSymbolicLink(atPath: layout.guest.appendingPathComponent("etc/fstab").path)
+                == "/usr/share/fstab.real")
     }
 
     @Test("symlink loops end with an error, not a hang")
@@ -115,10 +117,14 @@ struct GuestRootTests {
         let root = try GuestRoot(hostPath: layout.guest.path)
         try FileManager.default.createDirectory(at: layout.guest.appendingPathComponent("etc/fstab"), withIntermediateDirectories: true)
         #expect { try root.readFile("/etc/fstab") } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
-        #expect { try root.replaceFile("/etc/fstab", contents: [], metadata: .newConfigFile) } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        #expect { try root.replaceFile("/etc/fstab", contents: [], metadata: .newConfigFile) } throws: {
+            ($0 as? GuestprepError)?.code == .notRegularFile
+        }
         #expect(mkfifo(layout.guest.appendingPathComponent("etc/fifo").path, 0o644) == 0)
         #expect { try root.readFile("/etc/fifo") } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
-        #expect { try root.replaceFile("/etc/fifo", contents: [], metadata: .newConfigFile) } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        #expect { try root.replaceFile("/etc/fifo", contents: [], metadata: .newConfigFile) } throws: {
+            ($0 as? GuestprepError)?.code == .notRegularFile
+        }
         try Support.write(String(repeating: "x", count: 2000), to: layout.guest.appendingPathComponent("etc/big"))
         #expect { try root.readFile("/etc/big", limit: 1000) } throws: { ($0 as? GuestprepError)?.code == .fileTooLarge }
     }
@@ -132,7 +138,9 @@ struct GuestRootTests {
         #expect(mknod(node, S_IFCHR | 0o600, dev_t((1 << 8) | 3)) == 0)
         let root = try GuestRoot(hostPath: layout.guest.path)
         #expect { try root.readFile("/etc/fstab") } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
-        #expect { try root.replaceFile("/etc/fstab", contents: [], metadata: .newConfigFile) } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        #expect { try root.replaceFile("/etc/fstab", contents: [], metadata: .newConfigFile) } throws: {
+            ($0 as? GuestprepError)?.code == .notRegularFile
+        }
     }
 
     @Test("atomic replace keeps mode, owner and extended attributes, and leaves no temp file")
@@ -176,14 +184,18 @@ struct GuestRootTests {
         let lock = layout.guest.appendingPathComponent("var/lib/guestprep/lock").path
         // /dev/null's numbers: harmless if anything did write to it.
         #expect(mknod(lock, S_IFCHR | 0o600, dev_t((1 << 8) | 3)) == 0)
-        #expect { try root.lockExclusively("/var/lib/guestprep/lock", holder: "test") } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        #expect { try root.lockExclusively("/var/lib/guestprep/lock", holder: "test") } throws: {
+            ($0 as? GuestprepError)?.code == .notRegularFile
+        }
         #expect { try root.appendDurably("/var/lib/guestprep/lock", [1]) } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
         unlink(lock)
         // A hard link to a guest file: truncating the "lock" would empty /etc/fstab.
         try Support.write("keep me\n", to: layout.guest.appendingPathComponent("etc/fstab"))
         unlink(lock)
         #expect(link(layout.guest.appendingPathComponent("etc/fstab").path, lock) == 0)
-        #expect { try root.lockExclusively("/var/lib/guestprep/lock", holder: "test") } throws: { ($0 as? GuestprepError)?.code == .notRegularFile }
+        #expect { try root.lockExclusively("/var/lib/guestprep/lock", holder: "test") } throws: {
+            ($0 as? GuestprepError)?.code == .notRegularFile
+        }
         #expect(try Support.read(layout.guest.appendingPathComponent("etc/fstab")) == "keep me\n")
     }
 
@@ -224,6 +236,9 @@ struct GuestRootTests {
         try Support.write("other\n", to: layout.guest.appendingPathComponent("etc/.fstab.other"))
         let root = try GuestRoot(hostPath: layout.guest.path)
         try root.removeStaleTemporaries(beside: "/etc/fstab")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: layout.guest.appendingPathComponent("etc").path).sorted() == [".fstab.other", "fstab"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: layout.guest.appendingPathComponent("etc").path).sorted() == [
+                ".fstab.other", "fstab",
+            ])
     }
 }

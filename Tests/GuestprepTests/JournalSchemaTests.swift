@@ -8,8 +8,9 @@ struct JournalSchemaTests {
         (try? Support.run("python3", ["-c", "import jsonschema"]).status) == 0
     }
 
-    @Test("records of applied, rolled-back and failed runs validate against the schema",
-          .enabled(if: jsonschemaAvailable, "python3 with jsonschema is not installed"))
+    @Test(
+        "records of applied, rolled-back and failed runs validate against the schema",
+        .enabled(if: jsonschemaAvailable, "python3 with jsonschema is not installed"))
     func recordsMatchSchema() throws {
         let guest = try FixtureGuest()
         defer { guest.cleanUp() }

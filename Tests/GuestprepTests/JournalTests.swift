@@ -14,7 +14,8 @@ struct JournalTests {
     func planFor(_ guest: FixtureGuest) throws -> (GuestRoot, Plan) {
         let root = try GuestRoot(hostPath: guest.root.path)
         let devices = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path)])
-        let playbook = try Playbook.parse(try Support.read(Support.repository.appendingPathComponent("playbooks/default.yaml")), source: "default.yaml")
+        let playbook = try Playbook.parse(
+            try Support.read(Support.repository.appendingPathComponent("playbooks/default.yaml")), source: "default.yaml")
         return (root, try Planner.plan(root: root, devices: devices, playbook: playbook))
     }
 
@@ -143,6 +144,8 @@ struct JournalTests {
         try Support.write("notes\n", to: guest.file("var/lib/guestprep/backups/README"))
         #expect(try RunHistory.runs(in: root).count == 1)
         try Support.write("{not json}\n" + text, to: journal)
-        #expect { try RunHistory.runs(in: root) } throws: { ($0 as? GuestprepError)?.code == .journal && ($0 as? GuestprepError)?.line == 1 }
+        #expect { try RunHistory.runs(in: root) } throws: {
+            ($0 as? GuestprepError)?.code == .journal && ($0 as? GuestprepError)?.line == 1
+        }
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
-@testable import GuestprepCLI
 import GuestprepCore
 import Planning
 import Testing
+
+@testable import GuestprepCLI
 
 @Suite("Playbooks")
 struct PlaybookTests {

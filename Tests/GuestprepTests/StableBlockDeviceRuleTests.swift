@@ -9,12 +9,16 @@ import Testing
 /// The fstab remediation on a fixture guest with a real disk image: input → plan → findings.
 @Suite("stable-block-device-references")
 struct StableBlockDeviceRuleTests {
-    func plan(_ guest: FixtureGuest, targets: [StableBlockDeviceReferences.Target] = StableBlockDeviceReferences.Target.allCases) throws -> Plan {
+    func plan(_ guest: FixtureGuest, targets: [StableBlockDeviceReferences.Target] = StableBlockDeviceReferences.Target.allCases) throws
+        -> Plan
+    {
         let root = try GuestRoot(hostPath: guest.root.path)
         let devices = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path)])
-        let playbook = Playbook(name: "test", source: "test", steps: [
-            .init(rule: StableBlockDeviceReferences(targets: targets), ruleID: StableBlockDeviceReferences.id, line: 1),
-        ])
+        let playbook = Playbook(
+            name: "test", source: "test",
+            steps: [
+                .init(rule: StableBlockDeviceReferences(targets: targets), ruleID: StableBlockDeviceReferences.id, line: 1)
+            ])
         return try Planner.plan(root: root, devices: devices, playbook: playbook)
     }
 
@@ -59,7 +63,9 @@ struct StableBlockDeviceRuleTests {
         #expect(finding.severity == .blocker)
         #expect(finding.location == "/etc/fstab:2")
         let change = try #require(plan.changes.first)
-        #expect(String(decoding: change.proposed ?? [], as: UTF8.self) == "UUID=\(FixtureGuest.rootUUID) / ext4 defaults 0 1\n/dev/sdb1 /data xfs defaults 0 2\n")
+        #expect(
+            String(decoding: change.proposed ?? [], as: UTF8.self)
+                == "UUID=\(FixtureGuest.rootUUID) / ext4 defaults 0 1\n/dev/sdb1 /data xfs defaults 0 2\n")
     }
 
     @Test("a guest with nothing but /etc/fstab: the other targets' missing directories are not errors")
@@ -90,8 +96,10 @@ struct StableBlockDeviceRuleTests {
         let resume = try #require(plan.changes.first { $0.path == "/etc/initramfs-tools/conf.d/resume" })
         #expect(resume.proposed == Array("RESUME=UUID=\(FixtureGuest.swapUUID)\n".utf8))
         let grub = try #require(plan.changes.first { $0.path == "/etc/default/grub" })
-        #expect(String(decoding: grub.proposed ?? [], as: UTF8.self)
-            == "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet resume=UUID=\(FixtureGuest.swapUUID) splash\"\nGRUB_CMDLINE_LINUX=\"\"\n")
+        #expect(
+            String(decoding: grub.proposed ?? [], as: UTF8.self)
+                == "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet resume=UUID=\(FixtureGuest.swapUUID) splash\"\nGRUB_CMDLINE_LINUX=\"\"\n"
+        )
         #expect(plan.findings.contains { $0.severity == .info && $0.message.contains("update-grub") })
     }
 
@@ -100,11 +108,14 @@ struct StableBlockDeviceRuleTests {
         let guest = try FixtureGuest()
         defer { guest.cleanUp() }
         let luksUUID = "12345678-1234-4234-8234-123456789abc"
-        let disk = try DiskImage.gpt(at: guest.directory.appendingPathComponent("sdb.img"), partitions: [
-            .init(sizeMiB: 4, content: .luks(uuid: luksUUID)),
-            .init(sizeMiB: 2, content: .empty),
-        ])
-        try Support.write("""
+        let disk = try DiskImage.gpt(
+            at: guest.directory.appendingPathComponent("sdb.img"),
+            partitions: [
+                .init(sizeMiB: 4, content: .luks(uuid: luksUUID)),
+                .init(sizeMiB: 2, content: .empty),
+            ])
+        try Support.write(
+            """
             # <target> <source> <key> <options>
             data_crypt /dev/sdb1 none luks,discard
             cswap /dev/sdb2 /dev/urandom swap,cipher=aes-xts-plain64,size=256
@@ -117,12 +128,16 @@ struct StableBlockDeviceRuleTests {
         let devices = try DiskImageProbe.inventory([
             DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path), DiskMapping(guestName: "/dev/sdb", hostPath: disk.path),
         ])
-        let playbook = Playbook(name: "test", source: "test", steps: [
-            .init(rule: StableBlockDeviceReferences(targets: [.crypttab]), ruleID: StableBlockDeviceReferences.id, line: 1),
-        ])
+        let playbook = Playbook(
+            name: "test", source: "test",
+            steps: [
+                .init(rule: StableBlockDeviceReferences(targets: [.crypttab]), ruleID: StableBlockDeviceReferences.id, line: 1)
+            ])
         let plan = try Planner.plan(root: root, devices: devices, playbook: playbook)
         let change = try #require(plan.changes.first)
-        #expect(String(decoding: change.proposed ?? [], as: UTF8.self).split(separator: "\n")[1] == "data_crypt UUID=\(luksUUID) none luks,discard")
+        #expect(
+            String(decoding: change.proposed ?? [], as: UTF8.self).split(separator: "\n")[1]
+                == "data_crypt UUID=\(luksUUID) none luks,discard")
         #expect(change.reasons.count == 1)
         let byLine = Dictionary(plan.findings.map { ($0.line ?? 0, $0) }, uniquingKeysWith: { a, _ in a })
         #expect(byLine[3]?.severity == .warning)
@@ -133,14 +148,16 @@ struct StableBlockDeviceRuleTests {
         #expect(byLine[6]?.severity == .blocker)
     }
 
-    @Test("reference classification", arguments: [
-        ("/dev/sda1", true), ("/dev/sda", true), ("/dev/vdb2", true), ("/dev/hdc", true), ("/dev/xvda1", true),
-        ("/dev/nvme0n1p2", true), ("/dev/nvme10n1", true), ("/dev/disk/by-path/pci-0000:00:1f.2-ata-1-part1", true),
-        ("/dev/disk/by-id/ata-VBOX_HARDDISK_VB01-part2", true), ("/dev/disk/by-id/dm-uuid-LVM-abc", false),
-        ("UUID=abc", false), ("LABEL=root", false), ("PARTUUID=3c8bd108-01", false), ("/dev/disk/by-uuid/abc", false),
-        ("/dev/mapper/vg-root", false), ("/dev/md/0", false), ("/dev/md0", false), ("/dev/sr0", false), ("/dev/fd0", false),
-        ("/dev/mmcblk0p1", false), ("/dev/sda1x", false), ("/dev/nvme0", false), ("tmpfs", false), ("server:/export", false),
-    ])
+    @Test(
+        "reference classification",
+        arguments: [
+            ("/dev/sda1", true), ("/dev/sda", true), ("/dev/vdb2", true), ("/dev/hdc", true), ("/dev/xvda1", true),
+            ("/dev/nvme0n1p2", true), ("/dev/nvme10n1", true), ("/dev/disk/by-path/pci-0000:00:1f.2-ata-1-part1", true),
+            ("/dev/disk/by-id/ata-VBOX_HARDDISK_VB01-part2", true), ("/dev/disk/by-id/dm-uuid-LVM-abc", false),
+            ("UUID=abc", false), ("LABEL=root", false), ("PARTUUID=3c8bd108-01", false), ("/dev/disk/by-uuid/abc", false),
+            ("/dev/mapper/vg-root", false), ("/dev/md/0", false), ("/dev/md0", false), ("/dev/sr0", false), ("/dev/fd0", false),
+            ("/dev/mmcblk0p1", false), ("/dev/sda1x", false), ("/dev/nvme0", false), ("tmpfs", false), ("server:/export", false),
+        ])
     func classification(_ source: String, _ unstable: Bool) {
         let reference = DeviceReference.classify(source)
         if unstable {
@@ -150,17 +167,21 @@ struct StableBlockDeviceRuleTests {
         }
     }
 
-    @Test("findmnt --verify rejects a rewrite that breaks parsing, not one that keeps old problems",
-          .enabled(if: HostCommand.find("findmnt") != nil, "findmnt is not installed"))
+    @Test(
+        "findmnt --verify rejects a rewrite that breaks parsing, not one that keeps old problems",
+        .enabled(if: HostCommand.find("findmnt") != nil, "findmnt is not installed"))
     func findmntValidation() throws {
         let validator = FindmntVerifyValidator(isLive: false, lines: [2])
         let good = Array("/dev/sda1 / ext4 defaults 0 1\n/dev/sda2 /srv ext4 defaults 0 2\n".utf8)
         let broken = Array("/dev/sda1 / ext4 defaults 0 1\nbug\n".utf8)
         #expect(throws: GuestprepError.self) { try validator.validate(proposed: broken, original: good, path: "/etc/fstab") }
         try validator.validate(proposed: broken, original: broken, path: "/etc/fstab")
-        try validator.validate(proposed: Array("/dev/sda1 / ext4 defaults 0 1\nUUID=0a0a0a0a-0000-4000-8000-000000000001 /srv ext4 defaults 0 2\n".utf8), original: good, path: "/etc/fstab")
+        try validator.validate(
+            proposed: Array("/dev/sda1 / ext4 defaults 0 1\nUUID=0a0a0a0a-0000-4000-8000-000000000001 /srv ext4 defaults 0 2\n".utf8),
+            original: good, path: "/etc/fstab")
         // A clean rewritten line (findmnt says only "Success" on stdout) passes.
-        try validator.validate(proposed: Array("/dev/sda1 / ext4 defaults 0 1\ntmpfs /tmp tmpfs defaults 0 0\n".utf8), original: good, path: "/etc/fstab")
+        try validator.validate(
+            proposed: Array("/dev/sda1 / ext4 defaults 0 1\ntmpfs /tmp tmpfs defaults 0 0\n".utf8), original: good, path: "/etc/fstab")
         // A problem on a line the change did not touch is not the change's doing.
         try FindmntVerifyValidator(isLive: false, lines: [1]).validate(proposed: broken, original: good, path: "/etc/fstab")
     }
@@ -179,7 +200,8 @@ struct StableBlockDeviceRuleTests {
             }
             for change in plan.changes {
                 // Only the probed sda1..3 can resolve; every other byte is as in the corpus file.
-                let before = lines, after = TextLines.split(change.proposed ?? [])
+                let before = lines
+                let after = TextLines.split(change.proposed ?? [])
                 #expect(before.count == after.count)
                 for (old, new) in zip(before, after) where old != new {
                     #expect(new.text.hasPrefix("UUID="), "\(file.lastPathComponent): unexpected edit \(new.text)")

@@ -50,7 +50,8 @@ enum Support {
 
     /// Runs a host command (never through a shell) and returns its status and output.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Output {
+    static func run(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Output
+    {
         let path = executable.hasPrefix("/") ? executable : try which(executable)
         let result = try HostCommand.run(path, arguments, input: input.map { Array($0.utf8) }, environment: environment)
         return Output(status: result.status, stdout: result.stdout, stderr: result.stderr)

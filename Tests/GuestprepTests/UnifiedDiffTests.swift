@@ -9,7 +9,8 @@ struct UnifiedDiffTests {
     func gnuHunks(_ old: String, _ new: String) throws -> String {
         let directory = try Support.scratch("diff")
         defer { Support.cleanUp(directory) }
-        let a = directory.appendingPathComponent("a"), b = directory.appendingPathComponent("b")
+        let a = directory.appendingPathComponent("a")
+        let b = directory.appendingPathComponent("b")
         try Support.write(old, to: a)
         try Support.write(new, to: b)
         let result = try Support.run("diff", ["-u", a.path, b.path])
@@ -42,7 +43,9 @@ struct UnifiedDiffTests {
     @Test("equal contents give no diff; a missing side is /dev/null")
     func edges() {
         #expect(UnifiedDiff.render(old: [1], new: [1], oldLabel: "a", newLabel: "b") == "")
-        #expect(UnifiedDiff.render(old: nil, new: Array("x\n".utf8), oldLabel: "a/f", newLabel: "b/f").hasPrefix("--- /dev/null\n+++ b/f\n@@ -0,0 +1 @@\n+x\n"))
+        #expect(
+            UnifiedDiff.render(old: nil, new: Array("x\n".utf8), oldLabel: "a/f", newLabel: "b/f").hasPrefix(
+                "--- /dev/null\n+++ b/f\n@@ -0,0 +1 @@\n+x\n"))
     }
 
     @Test("a 10,000-line file rewritten throughout still diffs every line")
