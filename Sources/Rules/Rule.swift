@@ -151,7 +151,12 @@ public final class RuleContext {
         _ path: GuestPath, contents: [UInt8], rule: String, reasons: [String],
         validators: [any ChangeValidator] = [], metadata: FileMetadata = .newConfigFile
     ) throws {
-        let canonical = try root.canonicalPath(path)
+        let canonical: GuestPath
+        do {
+            canonical = try root.canonicalPath(path)
+        } catch let error as GuestprepError where error.code == .notFound {
+            throw GuestprepError(.refused, "cannot propose creating \(path): its directory does not exist in the guest", path: error.path)
+        }
         if let index = changeIndex[canonical] {
             changes[index].proposed = contents
             if !changes[index].rules.contains(rule) { changes[index].rules.append(rule) }
@@ -168,12 +173,57 @@ public final class RuleContext {
         }
         let original = try root.readFile(canonical)
         guard original?.contents != contents else { return }
+        if original == nil, try !root.isDirectory(canonical.parent) {
+            throw GuestprepError(
+                .refused, "cannot propose creating \(canonical): its directory does not exist in the guest", path: root.display(canonical))
+        }
         changeIndex[canonical] = changes.count
         changes.append(
             Change(
                 rules: [rule], action: original == nil ? .create : .modify, path: canonical, original: original,
                 proposed: contents, metadata: original == nil ? metadata : nil, command: nil,
                 reasons: reasons, validators: validators))
+    }
+
+    /// Proposes removing a file; nothing when it does not exist. Removing a file this plan was
+    /// going to create just drops that proposal.
+    public func proposeDeletion(_ path: GuestPath, rule: String, reasons: [String]) throws {
+        let canonical = try root.canonicalPath(path)
+        if let index = changeIndex[canonical] {
+            guard changes[index].original != nil else {
+                removeChange(at: index)
+                return
+            }
+            changes[index].proposed = nil
+            changes[index].action = .delete
+            changes[index].validators = []  // they check contents, and there will be none
+            if !changes[index].rules.contains(rule) { changes[index].rules.append(rule) }
+            changes[index].reasons += reasons
+            return
+        }
+        guard let original = try root.readFile(canonical) else { return }
+        changeIndex[canonical] = changes.count
+        changes.append(
+            Change(
+                rules: [rule], action: .delete, path: canonical, original: original, proposed: nil,
+                metadata: nil, command: nil, reasons: reasons, validators: []))
+    }
+
+    /// Names in a guest directory as this plan would leave it (files proposed for creation
+    /// included, files proposed for deletion left out); empty when the directory is missing.
+    public func listDirectory(_ path: GuestPath) throws -> [String] {
+        let canonical: GuestPath
+        do {
+            canonical = try root.canonicalPath(path)
+        } catch let error as GuestprepError where error.code == .notFound {
+            return []
+        }
+        var names = Set(try root.listDirectory(canonical))
+        for change in changes {
+            guard let changed = change.path, changed.parent == canonical else { continue }
+            if change.proposed == nil { names.remove(changed.name) } else { names.insert(changed.name) }
+        }
+        return names.sorted()
     }
 
     /// Drops a proposal (for example when its validation failed while planning).
