@@ -57,4 +57,47 @@ struct UnifiedDiffTests {
         #expect(lines.filter { $0.hasPrefix("-/dev/") }.count == 10_000)
         #expect(lines.filter { $0.hasPrefix("+UUID=") }.count == 10_000)
     }
+
+    @Test("GNU patch applies every diff we print, on 300 random edits")
+    func patchApplies() throws {
+        let directory = try Support.scratch("patch")
+        defer { Support.cleanUp(directory) }
+        var generator = SplitMix(seed: 20261127)
+        let alphabet = ["a", "b", "c", "", "# x", "UUID=1 / ext4", "/dev/sda1 / ext4"]
+        for round in 0..<300 {
+            let old = (0..<Int(generator.next() % 25)).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }
+            var new = old
+            for _ in 0..<Int(generator.next() % 6) {
+                let position = new.isEmpty ? 0 : Int(generator.next() % UInt64(new.count + 1))
+                switch generator.next() % 3 {
+                case 0: new.insert(alphabet[Int(generator.next() % UInt64(alphabet.count))], at: position)
+                case 1: if position < new.count { new.remove(at: position) }
+                default: if position < new.count { new[position] = "changed \(round)" }
+                }
+            }
+            let finalNewline = generator.next() % 4 != 0
+            let oldText = old.joined(separator: "\n") + (old.isEmpty || finalNewline ? (old.isEmpty ? "" : "\n") : "")
+            let newText = new.joined(separator: "\n") + (new.isEmpty ? "" : "\n")
+            let diff = UnifiedDiff.render(old: Array(oldText.utf8), new: Array(newText.utf8), oldLabel: "a/f", newLabel: "b/f")
+            guard !diff.isEmpty else { continue }
+            let file = directory.appendingPathComponent("f")
+            try Support.write(oldText, to: file)
+            let result = try Support.run("patch", ["--silent", "--force", "--no-backup-if-mismatch", "--reject-file=-", file.path], input: diff)
+            #expect(result.status == 0, "round \(round): patch failed: \(result.stdout)\(result.stderr)\n\(diff)")
+            #expect(try Support.read(file) == newText, "round \(round):\n\(diff)")
+        }
+    }
+}
+
+/// A small deterministic generator, so a failing round can be replayed.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
