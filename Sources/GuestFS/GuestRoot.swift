@@ -14,6 +14,8 @@ public final class GuestRoot: Sendable {
     /// The host directory given as `--root` ("/" for the live system).
     public let hostPath: String
     private let root: Descriptor
+    /// True when the root is the running system's own "/".
+    public let isLive: Bool
 
     public static let maxSymlinks = 40
     /// Configuration files are small; anything bigger is not what we think it is.
@@ -32,14 +34,8 @@ public final class GuestRoot: Sendable {
             self.hostPath = hostPath
         }
         self.root = Descriptor(fd)
-    }
-
-    /// True when the root is the running system's own "/".
-    public var isLive: Bool {
-        var mine = stat()
-        var host = stat()
-        guard fstat(root.fd, &mine) == 0, stat("/", &host) == 0 else { return false }
-        return mine.st_dev == host.st_dev && mine.st_ino == host.st_ino
+        var mine = stat(), host = stat()
+        self.isLive = fstat(fd, &mine) == 0 && stat("/", &host) == 0 && mine.st_dev == host.st_dev && mine.st_ino == host.st_ino
     }
 
     /// How a guest path is shown to people: as the guest sees it, with the host root for context.
