@@ -34,7 +34,8 @@ public final class GuestRoot: Sendable {
             self.hostPath = hostPath
         }
         self.root = Descriptor(fd)
-        var mine = stat(), host = stat()
+        var mine = stat()
+        var host = stat()
         self.isLive = fstat(fd, &mine) == 0 && stat("/", &host) == 0 && mine.st_dev == host.st_dev && mine.st_ino == host.st_ino
     }
 
@@ -344,7 +345,15 @@ public final class GuestRoot: Sendable {
         var current = GuestPath("/")
         for (index, component) in path.components.enumerated() {
             current = current.appending(component)
-            let resolved = try resolve(current, allowMissingLeaf: true)
+            let resolved: Resolved
+            do {
+                resolved = try resolve(current, allowMissingLeaf: true)
+            } catch var error as GuestprepError where error.code == .notFound {
+                // Only a symlink on the way can lead somewhere missing: say which path it broke.
+                error.message =
+                    "cannot create \(path) inside the guest: \(current) leads through a symbolic link to something the guest lacks"
+                throw error
+            }
             if resolved.exists {
                 let isDirectory = try resolved.isRoot || status(resolved).st_mode & S_IFMT == S_IFDIR
                 guard isDirectory else {

@@ -110,6 +110,33 @@ struct CLITests {
         #expect(unknown.stderr.contains("no playbook named 'vmware'"))
     }
 
+    @Test("rollback without a terminal and without --yes refuses; --detailed-exitcode exits 1 on errors")
+    func refusalsAndErrors() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        #expect(try Support.guestprep(["apply"] + guest.arguments + ["--yes"]).status == 0)
+        let applied = try guest.snapshot()
+        let rollback = try Support.guestprep(["rollback", "--root", guest.root.path], input: "y\n")
+        #expect(rollback.status == 1)
+        #expect(rollback.stderr.contains("--yes"))
+        #expect(try guest.snapshot() == applied)
+        let error = try Support.guestprep(["plan", "--root", guest.directory.appendingPathComponent("missing").path, "--detailed-exitcode"])
+        #expect(error.status == 1)
+        #expect(error.stderr.contains("missing"))
+    }
+
+    @Test("a guest whose /var points outside itself gets a clear refusal and no change")
+    func brokenVarSymlink() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        try FileManager.default.createSymbolicLink(atPath: guest.file("var").path, withDestinationPath: "/nonexistent-in-guest/var")
+        let original = try guest.snapshot()
+        let result = try Support.guestprep(["apply"] + guest.arguments + ["--yes"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("symbolic link"))
+        #expect(try guest.snapshot() == original)
+    }
+
     @Test("an offline guest without --disk resolves nothing and says how to fix it")
     func offlineWithoutDisks() throws {
         let guest = try FixtureGuest()

@@ -25,6 +25,7 @@ struct JournalTests {
         defer { guest.cleanUp() }
         let fstab = guest.file("etc/fstab")
         #expect(chmod(fstab.path, 0o640) == 0)
+        if Support.isRoot { #expect(chown(fstab.path, 123, 456) == 0) }
         let fd = open(fstab.path, O_RDONLY)
         let value = Array("kept".utf8)
         let hasXattr = guestprep_fsetxattr(fd, "user.guestprep", value, value.count) == 0
@@ -120,9 +121,13 @@ struct JournalTests {
         defer { guest.cleanUp() }
         let (root, plan) = try planFor(guest)
         try root.makeDirectories(RunJournal.stateDirectory, mode: 0o700)
+        let applied = try Applier(root: root, tool: "test").apply(plan)
         let held = try root.lockExclusively(RunJournal.lockFile, holder: "test")
         let other = try GuestRoot(hostPath: guest.root.path)
         #expect { try Applier(root: other, tool: "test").apply(plan) } throws: { ($0 as? GuestprepError)?.code == .locked }
+        #expect { try Rollback(root: other).rollBack(runID: applied.runID, force: false) } throws: {
+            ($0 as? GuestprepError)?.code == .locked && "\($0)".contains("test pid")
+        }
         withExtendedLifetime(held) {}
     }
 

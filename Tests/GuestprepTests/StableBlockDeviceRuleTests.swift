@@ -78,6 +78,63 @@ struct StableBlockDeviceRuleTests {
         #expect(plan.changes.map(\.path) == ["/etc/fstab"])
     }
 
+    @Test("bind mounts, even of device-looking sources, are left alone")
+    func bindMounts() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        try Support.write("/dev/sda1 /srv/bound none bind 0 0\n/dev/sda1 /srv/r none rbind,ro 0 0\n", to: guest.file("etc/fstab"))
+        let plan = try plan(guest, targets: [.fstab])
+        #expect(plan.changes.isEmpty)
+        #expect(plan.findings.isEmpty)
+    }
+
+    @Test("by-id references resolve when the disk is given under that name, and become UUID=")
+    func byIDRewrite() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        try Support.write("/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001-part1 / ext4 defaults 0 1\n", to: guest.file("etc/fstab"))
+        let root = try GuestRoot(hostPath: guest.root.path)
+        let devices = try DiskImageProbe.inventory([
+            try DiskMapping(argument: "/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001=\(guest.disk.path)")
+        ])
+        let playbook = Playbook(
+            name: "test", source: "test",
+            steps: [
+                .init(rule: StableBlockDeviceReferences(targets: [.fstab]), ruleID: StableBlockDeviceReferences.id, line: 1)
+            ])
+        let plan = try Planner.plan(root: root, devices: devices, playbook: playbook)
+        #expect(plan.changes.first?.proposed == Array("UUID=\(FixtureGuest.rootUUID) / ext4 defaults 0 1\n".utf8))
+    }
+
+    @Test("a device without a UUID and a UUID shared by a cloned disk are blockers at their lines; lines unchanged")
+    func noUUIDAndCloned() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let empty = try DiskImage.gpt(
+            at: guest.directory.appendingPathComponent("sdb.img"), partitions: [.init(sizeMiB: 2, content: .empty)])
+        let clone = try DiskImage.wholeDisk(
+            at: guest.directory.appendingPathComponent("sdc.img"), sizeMiB: 16, content: .ext4(uuid: FixtureGuest.rootUUID))
+        let fstab = "/dev/sda1 / ext4 defaults 0 1\n/dev/sdb1 /data ext4 defaults 0 2\n"
+        try Support.write(fstab, to: guest.file("etc/fstab"))
+        let root = try GuestRoot(hostPath: guest.root.path)
+        let devices = try DiskImageProbe.inventory([
+            DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path), DiskMapping(guestName: "/dev/sdb", hostPath: empty.path),
+            DiskMapping(guestName: "/dev/sdc", hostPath: clone.path),
+        ])
+        let playbook = Playbook(
+            name: "test", source: "test",
+            steps: [
+                .init(rule: StableBlockDeviceReferences(targets: [.fstab]), ruleID: StableBlockDeviceReferences.id, line: 1)
+            ])
+        let plan = try Planner.plan(root: root, devices: devices, playbook: playbook)
+        #expect(plan.changes.isEmpty, "nothing resolvable: sda1's UUID is also on sdc")
+        #expect(plan.findings.map(\.location) == ["/etc/fstab:1", "/etc/fstab:2"])
+        #expect(plan.findings.allSatisfy { $0.severity == .blocker })
+        #expect(plan.findings[0].message.contains("/dev/sdc"))
+        #expect(plan.findings[1].message.contains("no recognisable filesystem"))
+        #expect(try guest.read("etc/fstab") == fstab)
+    }
+
     @Test("a type that contradicts the probed filesystem is refused")
     func typeMismatch() throws {
         let guest = try FixtureGuest()
@@ -186,8 +243,9 @@ struct StableBlockDeviceRuleTests {
         try FindmntVerifyValidator(isLive: false, lines: [1]).validate(proposed: broken, original: good, path: "/etc/fstab")
     }
 
-    @Test("every corpus fstab plans without error, and each finding points at a real entry",
-          .enabled(if: Support.corpusAvailable, "../shared/corpus is absent"))
+    @Test(
+        "every corpus fstab plans without error, and each finding points at a real entry",
+        .enabled(if: Support.corpusAvailable, "../shared/corpus is absent"))
     func corpusPlans() throws {
         let guest = try FixtureGuest()
         defer { guest.cleanUp() }

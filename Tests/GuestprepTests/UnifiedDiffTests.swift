@@ -62,7 +62,7 @@ struct UnifiedDiffTests {
     func patchApplies() throws {
         let directory = try Support.scratch("patch")
         defer { Support.cleanUp(directory) }
-        var generator = SplitMix(seed: 20261127)
+        var generator = SplitMix(seed: 20_261_127)
         let alphabet = ["a", "b", "c", "", "# x", "UUID=1 / ext4", "/dev/sda1 / ext4"]
         for round in 0..<300 {
             let old = (0..<Int(generator.next() % 25)).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }
@@ -82,7 +82,8 @@ struct UnifiedDiffTests {
             guard !diff.isEmpty else { continue }
             let file = directory.appendingPathComponent("f")
             try Support.write(oldText, to: file)
-            let result = try Support.run("patch", ["--silent", "--force", "--no-backup-if-mismatch", "--reject-file=-", file.path], input: diff)
+            let result = try Support.run(
+                "patch", ["--silent", "--force", "--no-backup-if-mismatch", "--reject-file=-", file.path], input: diff)
             #expect(result.status == 0, "round \(round): patch failed: \(result.stdout)\(result.stderr)\n\(diff)")
             #expect(try Support.read(file) == newText, "round \(round):\n\(diff)")
         }
