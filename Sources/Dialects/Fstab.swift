@@ -10,6 +10,8 @@ public struct FstabFile: Sendable {
         public var index: Int
         /// fs_spec, decoded from octal escapes: "/dev/sda1", "UUID=…", "server:/export".
         public var source: String
+        /// Where fs_spec's bytes sit in the line, for a rewrite that leaves the rest alone.
+        public var sourceRange: Range<Int>
         public var mountPoint: String
         public var type: String
         public var options: [String]
@@ -31,7 +33,7 @@ public struct FstabFile: Sendable {
             func text(_ i: Int) -> String { i < fields.count ? OctalEscapes.decodedText(fields[i]) : "" }
             return Entry(
                 lineNumber: entry.lineNumber, index: entry.index,
-                source: text(0), mountPoint: text(1), type: text(2),
+                source: text(0), sourceRange: fields.first?.range ?? 0..<0, mountPoint: text(1), type: text(2),
                 options: text(3).split(separator: ",").map(String.init),
                 isMalformed: fields.count < 3)
         }
@@ -52,6 +54,8 @@ public struct CrypttabFile: Sendable {
         public var index: Int
         public var name: String
         public var device: String
+        /// Where the device field's bytes sit in the line (empty when it is missing).
+        public var deviceRange: Range<Int>
         /// Third field: a key file, "none", "-", or a random source such as /dev/urandom.
         public var keyFile: String
         public var options: [String]
@@ -75,6 +79,7 @@ public struct CrypttabFile: Sendable {
                 lineNumber: entry.lineNumber, index: entry.index,
                 name: fields.first.map(OctalEscapes.decodedText) ?? "",
                 device: fields.count > 1 ? OctalEscapes.decodedText(fields[1]) : "",
+                deviceRange: fields.count > 1 ? fields[1].range : 0..<0,
                 keyFile: fields.count > 2 ? OctalEscapes.decodedText(fields[2]) : "none",
                 options: fields.count > 3 ? OctalEscapes.decodedText(fields[3]).split(separator: ",").map(String.init) : [],
                 isMalformed: fields.count < 2)

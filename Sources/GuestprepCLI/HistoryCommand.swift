@@ -28,12 +28,10 @@ struct HistoryCommand: ParsableCommand {
             let console = CommandEnvironment.console
             switch format {
             case .json:
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 let entries = runs.map {
                     Entry(id: $0.id, started: $0.started, state: $0.state.rawValue, playbook: $0.playbook, files: $0.files)
                 }
-                console.out(String(decoding: try encoder.encode(entries), as: UTF8.self) + "\n")
+                console.out(try renderJSON(entries))
             case .text:
                 if runs.isEmpty {
                     console.out("No runs recorded in this guest.\n")

@@ -39,9 +39,7 @@ struct InspectCommand: ParsableCommand {
             let console = CommandEnvironment.console
             switch format {
             case .json:
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                console.out(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
+                console.out(try renderJSON(report))
             case .text:
                 var text = "Guest root: \(report.root)\nOS: \(report.os ?? "unknown (no os-release)")\n\nBlock devices:\n"
                 if report.devices.isEmpty { text += "  (none probed)\n" }

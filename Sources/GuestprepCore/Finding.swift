@@ -1,3 +1,5 @@
+import Foundation
+
 /// How much a finding matters for the migration.
 public enum Severity: String, Sendable, Codable, Comparable, CaseIterable {
     /// The guest will probably not boot or reach the network on the destination.
@@ -37,4 +39,12 @@ public struct Finding: Sendable, Codable, Equatable {
         guard let path else { return nil }
         return line.map { "\(path):\($0)" } ?? path
     }
+}
+
+/// The JSON every `--format json` output uses: pretty, keys sorted (stable for diffs and tests),
+/// slashes unescaped, one trailing newline.
+public func renderJSON(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
 }

@@ -82,8 +82,6 @@ public enum PlanRendering {
                 blockers: findings.filter { $0.severity == .blocker }.count,
                 warnings: findings.filter { $0.severity == .warning }.count,
                 changes: plan.changes.count, files: plan.fileCount))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(document), as: UTF8.self) + "\n"
+        return try renderJSON(document)
     }
 }

@@ -18,6 +18,7 @@ public struct StableBlockDeviceReferences: Rule {
     static let crypttab: GuestPath = "/etc/crypttab"
     static let initramfsResume: GuestPath = "/etc/initramfs-tools/conf.d/resume"
     static let defaultGrub: GuestPath = "/etc/default/grub"
+    static let kernelCommandLines = ["GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"]
 
     let targets: [Target]
 
@@ -33,117 +34,155 @@ public struct StableBlockDeviceReferences: Rule {
     public func evaluate(in context: RuleContext) throws {
         for target in targets {
             switch target {
-            case .fstab: try rewriteFstab(context)
-            case .crypttab: try rewriteCrypttab(context)
+            case .fstab:
+                try rewrite(Self.fstab, in: context, scan: Self.scanFstab, references: Self.fstabReferences) { expected in
+                    [FindmntVerifyValidator(isLive: context.isLive, lines: Array(expected.keys))]
+                }
+            case .crypttab:
+                try rewrite(
+                    Self.crypttab, in: context, scan: { Self.scanCrypttab($0, devices: context.devices) },
+                    references: Self.crypttabReferences)
             case .resume:
-                try rewriteInitramfsResume(context)
-                try rewriteGrubResume(context)
+                try rewrite(
+                    Self.initramfsResume, in: context, scan: Self.scanInitramfsResume, references: Self.initramfsResumeReferences,
+                    reminder: "rebuild the initramfs inside the guest (update-initramfs -u -k all) so it resumes from the new RESUME")
+                try rewrite(
+                    Self.defaultGrub, in: context, scan: Self.scanGrub, references: Self.grubResumeReferences,
+                    reminder:
+                        "regenerate the boot loader configuration inside the guest (update-grub, or grub2-mkconfig -o <grub.cfg>) so the kernel gets the new resume="
+                )
             }
         }
     }
 
-    // MARK: fstab
+    // MARK: The one rewrite loop
 
-    func rewriteFstab(_ context: RuleContext) throws {
-        guard let file = try context.read(Self.fstab) else { return }
+    /// One place in a file that names a block device by a hardware path.
+    struct DeviceSite {
+        /// Index of the line in the file.
+        var index: Int
+        /// The bytes of the device name within the line's content; the rewrite replaces exactly these.
+        var range: Range<Int>
+        var device: String
+        /// What libblkid must find there (the file's own claim), or nil to accept any type.
+        var expectedType: String?
+        /// A device the guest can boot without: a refusal is then a warning, not a blocker.
+        var optionalAtBoot: Bool
+        /// What the reference is for, in findings: "/data is mounted".
+        var role: String
+        /// The same, for the change's reasons: "on /data".
+        var purpose: String
+    }
+
+    /// What a dialect scanner finds: sites to rewrite, and findings on lines it will not touch.
+    struct Scan {
+        var sites: [DeviceSite] = []
+        var findings: [(line: Int, severity: Severity, message: String)] = []
+    }
+
+    /// Resolves every site to a UUID, reports those it cannot, rewrites the rest in place and
+    /// proposes the file with validators that check each new reference after writing.
+    private func rewrite(
+        _ path: GuestPath, in context: RuleContext, scan: (GuestFile) -> Scan,
+        references: @escaping UUIDReferenceValidator.Extractor, reminder: String? = nil,
+        extraValidators: ([Int: [String]]) -> [any ChangeValidator] = { _ in [] }
+    ) throws {
+        guard let file = try context.read(path) else { return }
         let shown = file.path.description
-        var fstab = FstabFile(bytes: file.contents)
-        var expected: [Int: String] = [:]
+        let scanned = scan(file)
+        for finding in scanned.findings {
+            context.report(Finding(rule: Self.id, severity: finding.severity, message: finding.message, path: shown, line: finding.line))
+        }
+        var lines = TextLines.split(file.contents)
+        var edits: [Int: [(range: Range<Int>, text: String)]] = [:]
+        var expected: [Int: [String]] = [:]
         var reasons: [String] = []
-        for entry in fstab.entries {
-            if entry.isMalformed {
+        for site in scanned.sites {
+            switch context.devices.resolveUUID(for: site.device, expectedType: site.expectedType) {
+            case .resolved(let probed, let uuid):
+                let reference = "UUID=\(uuid)"
+                edits[site.index, default: []].append((site.range, reference))
+                expected[site.index + 1, default: []].append(reference)
+                reasons.append("line \(site.index + 1): \(site.device) → \(reference) (\(probed.type ?? "unknown type") \(site.purpose))")
+            case .refused(let why):
                 context.report(
                     Finding(
-                        rule: Self.id, severity: .warning,
-                        message: "not a valid fstab entry (needs at least source, mount point and type); left as it is",
-                        path: shown, line: entry.lineNumber))
+                        rule: Self.id, severity: site.optionalAtBoot ? .warning : .blocker,
+                        message: "\(site.role) by hardware path \(site.device), left unchanged: \(why)", path: shown, line: site.index + 1))
+            }
+        }
+        guard !expected.isEmpty else { return }
+        for (index, lineEdits) in edits {
+            // Right to left, so earlier ranges stay valid as later text changes length.
+            for edit in lineEdits.sorted(by: { $0.range.lowerBound > $1.range.lowerBound }) {
+                lines[index] = lines[index].replacing(edit.range, with: Array(edit.text.utf8))
+            }
+        }
+        try context.propose(
+            path, contents: TextLines.join(lines), rule: Self.id, reasons: reasons,
+            validators: [UUIDReferenceValidator(expected: expected, devices: context.devices, extract: references)]
+                + extraValidators(expected))
+        if let reminder {
+            context.report(Finding(rule: Self.id, severity: .info, message: reminder, path: shown))
+        }
+    }
+
+    // MARK: fstab (fstab(5))
+
+    static func scanFstab(_ file: GuestFile) -> Scan {
+        var scan = Scan()
+        for entry in FstabFile(bytes: file.contents).entries {
+            if entry.isMalformed {
+                scan.findings.append(
+                    (entry.lineNumber, .warning, "not a valid fstab entry (needs at least source, mount point and type); left as it is"))
                 continue
             }
             // A bind mount's source is a directory, whatever it looks like.
             if entry.hasOption("bind") || entry.hasOption("rbind") { continue }
             guard case .unstable(let device) = DeviceReference.classify(entry.source) else { continue }
-            let expectedType = entry.type == "swap" ? "swap" : entry.type
-            switch context.devices.resolveUUID(for: device, expectedType: expectedType) {
-            case .resolved(let probed, let uuid):
-                let reference = "UUID=\(uuid)"
-                fstab.replaceSource(ofLine: entry.index, with: reference)
-                expected[entry.lineNumber] = reference
-                reasons.append(
-                    "line \(entry.lineNumber): \(device) → \(reference) (\(probed.type ?? "unknown type") on \(entry.mountPoint))")
-            case .refused(let why):
-                // A device that is optional at boot does not stop the guest from coming up.
-                let optional = entry.hasOption("noauto") || entry.hasOption("nofail")
-                context.report(
-                    Finding(
-                        rule: Self.id, severity: optional ? .warning : .blocker,
-                        message: "\(entry.mountPoint) is mounted by hardware path \(device), left unchanged: \(why)",
-                        path: shown, line: entry.lineNumber))
-            }
+            scan.sites.append(
+                DeviceSite(
+                    index: entry.index, range: entry.sourceRange, device: device, expectedType: entry.type,
+                    // The guest comes up without a device it need not mount at boot.
+                    optionalAtBoot: entry.hasOption("noauto") || entry.hasOption("nofail"),
+                    role: "\(entry.mountPoint) is mounted", purpose: "on \(entry.mountPoint)"))
         }
-        guard !expected.isEmpty else { return }
-        try context.propose(
-            Self.fstab, contents: fstab.bytes, rule: Self.id, reasons: reasons,
-            validators: [
-                UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
-                    Dictionary(FstabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.source]) }, uniquingKeysWith: { $1 })
-                },
-                FindmntVerifyValidator(isLive: context.isLive, lines: Array(expected.keys)),
-            ])
+        return scan
     }
 
-    // MARK: crypttab
+    static let fstabReferences: UUIDReferenceValidator.Extractor = { bytes in
+        Dictionary(FstabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.source]) }, uniquingKeysWith: { $1 })
+    }
 
-    func rewriteCrypttab(_ context: RuleContext) throws {
-        guard let file = try context.read(Self.crypttab) else { return }
-        let shown = file.path.description
-        var crypttab = CrypttabFile(bytes: file.contents)
-        var expected: [Int: String] = [:]
-        var reasons: [String] = []
-        for entry in crypttab.entries {
+    // MARK: crypttab (crypttab(5))
+
+    static func scanCrypttab(_ file: GuestFile, devices: DeviceInventory) -> Scan {
+        var scan = Scan()
+        for entry in CrypttabFile(bytes: file.contents).entries {
             if entry.isMalformed {
-                context.report(
-                    Finding(
-                        rule: Self.id, severity: .warning,
-                        message: "not a valid crypttab entry (needs at least a name and a device); left as it is",
-                        path: shown, line: entry.lineNumber))
+                scan.findings.append(
+                    (entry.lineNumber, .warning, "not a valid crypttab entry (needs at least a name and a device); left as it is"))
                 continue
             }
             guard case .unstable(let device) = DeviceReference.classify(entry.device) else { continue }
-            let optional = entry.hasOption("noauto") || entry.hasOption("nofail")
-            guard let expectedType = Self.headerType(of: entry) else {
+            guard let expectedType = headerType(of: entry) else {
                 // Plain dm-crypt and one-time-key swap/tmp have no header: whatever UUID the device
                 // shows now is stale data, overwritten at the next boot.
-                let partUUID = context.devices.device(named: device)?.partUUID.map { " (its PARTUUID is \($0))" } ?? ""
-                context.report(
-                    Finding(
-                        rule: Self.id, severity: .warning,
-                        message:
-                            "encrypted device \(entry.name) on hardware path \(device) uses plain or one-time-key encryption, which has no header to name by UUID; left unchanged: name it by PARTUUID= or /dev/disk/by-partuuid/\(partUUID)",
-                        path: shown, line: entry.lineNumber))
+                let partUUID = devices.device(named: device)?.partUUID.map { " (its PARTUUID is \($0))" } ?? ""
+                scan.findings.append(
+                    (
+                        entry.lineNumber, .warning,
+                        "encrypted device \(entry.name) on hardware path \(device) uses plain or one-time-key encryption, which has no header to name by UUID; left unchanged: name it by PARTUUID= or /dev/disk/by-partuuid/\(partUUID)"
+                    ))
                 continue
             }
-            switch context.devices.resolveUUID(for: device, expectedType: expectedType) {
-            case .resolved(let probed, let uuid):
-                let reference = "UUID=\(uuid)"
-                crypttab.replaceDevice(ofLine: entry.index, with: reference)
-                expected[entry.lineNumber] = reference
-                reasons.append("line \(entry.lineNumber): \(device) → \(reference) (\(probed.type ?? "unknown type") for \(entry.name))")
-            case .refused(let why):
-                context.report(
-                    Finding(
-                        rule: Self.id, severity: optional ? .warning : .blocker,
-                        message: "encrypted device \(entry.name) is opened from hardware path \(device), left unchanged: \(why)",
-                        path: shown, line: entry.lineNumber))
-            }
+            scan.sites.append(
+                DeviceSite(
+                    index: entry.index, range: entry.deviceRange, device: device, expectedType: expectedType,
+                    optionalAtBoot: entry.hasOption("noauto") || entry.hasOption("nofail"),
+                    role: "encrypted device \(entry.name) is opened", purpose: "for \(entry.name)"))
         }
-        guard !expected.isEmpty else { return }
-        try context.propose(
-            Self.crypttab, contents: crypttab.bytes, rule: Self.id, reasons: reasons,
-            validators: [
-                UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
-                    Dictionary(CrypttabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.device]) }, uniquingKeysWith: { $1 })
-                }
-            ])
+        return scan
     }
 
     /// The signature libblkid must find on a crypttab device for UUID= to name it, or nil when the
@@ -158,118 +197,77 @@ public struct StableBlockDeviceReferences: Rule {
         return entry.hasOption("bitlk") ? "BitLocker" : "crypto_LUKS"
     }
 
-    // MARK: resume device
-
-    /// initramfs-tools: RESUME=/dev/sda2 (man initramfs.conf(5)).
-    func rewriteInitramfsResume(_ context: RuleContext) throws {
-        guard let file = try context.read(Self.initramfsResume) else { return }
-        let shown = file.path.description
-        var config = ShellAssignmentsFile(bytes: file.contents)
-        var expected: [Int: String] = [:]
-        var reasons: [String] = []
-        for assignment in config.assignments where assignment.key == "RESUME" {
-            guard case .unstable(let device) = DeviceReference.classify(assignment.value) else { continue }
-            guard assignment.isSimple else {
-                context.report(
-                    Finding(
-                        rule: Self.id, severity: .warning,
-                        message: "RESUME uses shell quoting guestprep does not rewrite; set RESUME=UUID=<swap UUID> by hand",
-                        path: shown, line: assignment.lineNumber))
-                continue
-            }
-            switch context.devices.resolveUUID(for: device, expectedType: "swap") {
-            case .resolved(_, let uuid):
-                let reference = "UUID=\(uuid)"
-                config.replace(assignment.contentRange, inLine: assignment.index, with: reference)
-                expected[assignment.lineNumber] = reference
-                reasons.append("line \(assignment.lineNumber): RESUME \(device) → \(reference)")
-            case .refused(let why):
-                context.report(
-                    Finding(
-                        rule: Self.id, severity: .warning,
-                        message: "resume device \(device) left unchanged (hibernation resume may fail, boot waits for it): \(why)",
-                        path: shown, line: assignment.lineNumber))
-            }
-        }
-        guard !expected.isEmpty else { return }
-        try context.propose(
-            Self.initramfsResume, contents: config.bytes, rule: Self.id, reasons: reasons,
-            validators: [
-                UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
-                    Dictionary(
-                        ShellAssignmentsFile(bytes: bytes).assignments.filter { $0.key == "RESUME" }
-                            .map { ($0.lineNumber, [$0.value]) }, uniquingKeysWith: { $1 })
-                }
-            ])
-        context.report(
-            Finding(
-                rule: Self.id, severity: .info,
-                message: "rebuild the initramfs inside the guest (update-initramfs -u -k all) so it resumes from the new RESUME",
-                path: shown))
+    static let crypttabReferences: UUIDReferenceValidator.Extractor = { bytes in
+        Dictionary(CrypttabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.device]) }, uniquingKeysWith: { $1 })
     }
 
-    /// resume= on the kernel command line set in /etc/default/grub.
-    func rewriteGrubResume(_ context: RuleContext) throws {
-        guard let file = try context.read(Self.defaultGrub) else { return }
-        let shown = file.path.description
-        var config = ShellAssignmentsFile(bytes: file.contents)
-        var expected: [Int: String] = [:]
-        var reasons: [String] = []
-        let cmdlineKeys = ["GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"]
-        for assignment in config.assignments where cmdlineKeys.contains(assignment.key) {
+    // MARK: resume device
+
+    /// initramfs-tools: RESUME=/dev/sda2 (initramfs.conf(5)). A resume device that cannot be found
+    /// delays boot but does not stop it, so refusals here are warnings.
+    static func scanInitramfsResume(_ file: GuestFile) -> Scan {
+        var scan = Scan()
+        for assignment in ShellAssignmentsFile(bytes: file.contents).assignments where assignment.key == "RESUME" {
+            guard case .unstable(let device) = DeviceReference.classify(assignment.value) else { continue }
+            guard assignment.isSimple else {
+                scan.findings.append(
+                    (
+                        assignment.lineNumber, .warning,
+                        "RESUME uses shell quoting guestprep does not rewrite; set RESUME=UUID=<swap UUID> by hand"
+                    ))
+                continue
+            }
+            scan.sites.append(
+                DeviceSite(
+                    index: assignment.index, range: assignment.contentRange, device: device, expectedType: "swap",
+                    optionalAtBoot: true, role: "the resume device (RESUME) is named", purpose: "for RESUME"))
+        }
+        return scan
+    }
+
+    static let initramfsResumeReferences: UUIDReferenceValidator.Extractor = { bytes in
+        Dictionary(
+            ShellAssignmentsFile(bytes: bytes).assignments.filter { $0.key == "RESUME" }.map { ($0.lineNumber, [$0.value]) },
+            uniquingKeysWith: { $1 })
+    }
+
+    /// resume= on the kernel command lines set in /etc/default/grub.
+    static func scanGrub(_ file: GuestFile) -> Scan {
+        var scan = Scan()
+        let config = ShellAssignmentsFile(bytes: file.contents)
+        for assignment in config.assignments where kernelCommandLines.contains(assignment.key) {
             let words = config.words(of: assignment)
             guard assignment.isSimple else {
                 if words.contains(where: { $0.text.hasPrefix("resume=/dev/") }) {
-                    context.report(
-                        Finding(
-                            rule: Self.id, severity: .warning,
-                            message: "\(assignment.key) uses shell quoting guestprep does not rewrite; change resume= to UUID= by hand",
-                            path: shown, line: assignment.lineNumber))
+                    scan.findings.append(
+                        (
+                            assignment.lineNumber, .warning,
+                            "\(assignment.key) uses shell quoting guestprep does not rewrite; change resume= to UUID= by hand"
+                        ))
                 }
                 continue
             }
-            // Right to left, so earlier ranges stay valid as later words change length.
-            var replacements: [(Range<Int>, String)] = []
-            for word in words where word.text.hasPrefix("resume=") {
-                let value = String(word.text.dropFirst("resume=".count))
+            let prefix = "resume="
+            for word in words where word.text.hasPrefix(prefix) {
+                let value = String(word.text.dropFirst(prefix.count))
                 guard case .unstable(let device) = DeviceReference.classify(value) else { continue }
-                switch context.devices.resolveUUID(for: device, expectedType: "swap") {
-                case .resolved(_, let uuid):
-                    let reference = "UUID=\(uuid)"
-                    replacements.append((word.range, "resume=\(reference)"))
-                    expected[assignment.lineNumber] = reference
-                    reasons.append("line \(assignment.lineNumber): \(assignment.key) resume=\(device) → resume=\(reference)")
-                case .refused(let why):
-                    context.report(
-                        Finding(
-                            rule: Self.id, severity: .warning,
-                            message: "kernel parameter resume=\(device) left unchanged: \(why)",
-                            path: shown, line: assignment.lineNumber))
-                }
-            }
-            for (range, text) in replacements.reversed() {
-                config.replace(range, inLine: assignment.index, with: text)
+                scan.sites.append(
+                    DeviceSite(
+                        index: assignment.index, range: (word.range.lowerBound + prefix.utf8.count)..<word.range.upperBound,
+                        device: device, expectedType: "swap", optionalAtBoot: true,
+                        role: "kernel parameter resume= in \(assignment.key) is set", purpose: "for resume= in \(assignment.key)"))
             }
         }
-        guard !expected.isEmpty else { return }
-        try context.propose(
-            Self.defaultGrub, contents: config.bytes, rule: Self.id, reasons: reasons,
-            validators: [
-                UUIDReferenceValidator(expected: expected, devices: context.devices) { bytes in
-                    let parsed = ShellAssignmentsFile(bytes: bytes)
-                    var found: [Int: [String]] = [:]
-                    for assignment in parsed.assignments where cmdlineKeys.contains(assignment.key) {
-                        found[assignment.lineNumber, default: []] += parsed.words(of: assignment)
-                            .filter { $0.text.hasPrefix("resume=") }.map { String($0.text.dropFirst("resume=".count)) }
-                    }
-                    return found
-                }
-            ])
-        context.report(
-            Finding(
-                rule: Self.id, severity: .info,
-                message:
-                    "regenerate the boot loader configuration inside the guest (update-grub, or grub2-mkconfig -o <grub.cfg>) so the kernel gets the new resume=",
-                path: shown))
+        return scan
+    }
+
+    static let grubResumeReferences: UUIDReferenceValidator.Extractor = { bytes in
+        let parsed = ShellAssignmentsFile(bytes: bytes)
+        var found: [Int: [String]] = [:]
+        for assignment in parsed.assignments where kernelCommandLines.contains(assignment.key) {
+            found[assignment.lineNumber, default: []] += parsed.words(of: assignment)
+                .filter { $0.text.hasPrefix("resume=") }.map { String($0.text.dropFirst("resume=".count)) }
+        }
+        return found
     }
 }

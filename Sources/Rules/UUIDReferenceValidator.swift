@@ -2,17 +2,17 @@ import BlockProbe
 import Dialects
 import GuestprepCore
 
-/// After a rewrite: each rewritten line carries exactly the UUID= reference planned, and that UUID
-/// names exactly one probed device.
+/// After a rewrite: each rewritten line carries exactly the UUID= references planned, and each
+/// UUID names exactly one probed device.
 public struct UUIDReferenceValidator: ChangeValidator {
     /// Reads the references a file's lines hold, keyed by 1-based line number.
     public typealias Extractor = @Sendable ([UInt8]) -> [Int: [String]]
 
-    let expected: [Int: String]
+    let expected: [Int: [String]]
     let devices: DeviceInventory
     let extract: Extractor
 
-    public init(expected: [Int: String], devices: DeviceInventory, extract: @escaping Extractor) {
+    public init(expected: [Int: [String]], devices: DeviceInventory, extract: @escaping Extractor) {
         self.expected = expected
         self.devices = devices
         self.extract = extract
@@ -20,18 +20,20 @@ public struct UUIDReferenceValidator: ChangeValidator {
 
     public func validate(proposed: [UInt8], original: [UInt8]?, path: String) throws {
         let found = extract(proposed)
-        for (line, reference) in expected.sorted(by: { $0.key < $1.key }) {
-            guard found[line]?.contains(reference) == true else {
-                throw GuestprepError(
-                    .validation,
-                    "expected \(reference) on this line after rewriting, found \(found[line]?.joined(separator: " ") ?? "nothing")",
-                    path: path, line: line)
-            }
-            let uuid = String(reference.dropFirst("UUID=".count))
-            let matches = devices.devices(withUUID: uuid)
-            guard matches.count == 1 || DeviceInventory.isMultiDeviceFilesystem(matches) else {
-                throw GuestprepError(
-                    .validation, "\(reference) resolves to \(matches.count) probed devices, not exactly one", path: path, line: line)
+        for (line, references) in expected.sorted(by: { $0.key < $1.key }) {
+            for reference in references {
+                guard found[line]?.contains(reference) == true else {
+                    throw GuestprepError(
+                        .validation,
+                        "expected \(reference) on this line after rewriting, found \(found[line]?.joined(separator: " ") ?? "nothing")",
+                        path: path, line: line)
+                }
+                let uuid = String(reference.dropFirst("UUID=".count))
+                let matches = devices.devices(withUUID: uuid)
+                guard matches.count == 1 || DeviceInventory.isMultiDeviceFilesystem(matches) else {
+                    throw GuestprepError(
+                        .validation, "\(reference) resolves to \(matches.count) probed devices, not exactly one", path: path, line: line)
+                }
             }
         }
     }
