@@ -403,11 +403,19 @@ public final class GuestRoot: Sendable {
         }
     }
 
-    /// Takes an exclusive advisory lock on a lock file, failing at once if another process holds it.
-    public func lockExclusively(_ path: GuestPath, holder: String) throws -> GuestLock {
+    /// Takes an exclusive advisory lock on a lock file, failing if another process still holds it
+    /// after `patience` seconds. The short wait covers a lock released a moment ago whose open
+    /// file a forked child of the releasing process still shares until it execs.
+    public func lockExclusively(_ path: GuestPath, holder: String, patience: Double = 2) throws -> GuestLock {
         let (file, resolved) = try openOwnFile(path, flags: O_RDWR, mode: 0o600)
         let shown = display(resolved.canonical)
-        if flock(file.fd, LOCK_EX | LOCK_NB) != 0 {
+        var waited = 0.0
+        while flock(file.fd, LOCK_EX | LOCK_NB) != 0 {
+            if errno == EWOULDBLOCK && waited < patience {
+                usleep(50_000)
+                waited += 0.05
+                continue
+            }
             if errno == EWOULDBLOCK {
                 var buffer = [UInt8](repeating: 0, count: 256)
                 let got = buffer.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress, $0.count, 0) }
