@@ -68,22 +68,22 @@ enum PlaybookLibrary {
 
     static func load(_ nameOrFile: String) throws -> Playbook {
         let looksLikeFile = nameOrFile.contains("/") || nameOrFile.hasSuffix(".yaml") || nameOrFile.hasSuffix(".yml")
-        if looksLikeFile || builtIn[nameOrFile] == nil {
-            guard FileManager.default.fileExists(atPath: nameOrFile) else {
-                if looksLikeFile {
-                    throw GuestprepError(.notFound, "playbook file not found", path: nameOrFile)
-                }
-                throw GuestprepError(
-                    .usage,
-                    "no playbook named '\(nameOrFile)'; shipped playbooks: \(builtIn.keys.sorted().joined(separator: ", ")), or give a file path"
-                )
-            }
-            guard let data = FileManager.default.contents(atPath: nameOrFile) else {
-                throw GuestprepError(.io, "could not read playbook", path: nameOrFile)
-            }
-            return try Playbook.parse(String(decoding: data, as: UTF8.self), source: nameOrFile)
+        if !looksLikeFile, let shipped = builtIn[nameOrFile] {
+            return try Playbook.parse(String(decoding: shipped, as: UTF8.self), source: "playbooks/\(nameOrFile).yaml (built in)")
         }
-        return try Playbook.parse(String(decoding: builtIn[nameOrFile]!, as: UTF8.self), source: "playbooks/\(nameOrFile).yaml (built in)")
+        guard FileManager.default.fileExists(atPath: nameOrFile) else {
+            if looksLikeFile {
+                throw GuestprepError(.notFound, "playbook file not found", path: nameOrFile)
+            }
+            throw GuestprepError(
+                .usage,
+                "no playbook named '\(nameOrFile)'; shipped playbooks: \(builtIn.keys.sorted().joined(separator: ", ")), or give a file path"
+            )
+        }
+        guard let data = FileManager.default.contents(atPath: nameOrFile) else {
+            throw GuestprepError(.io, "could not read playbook", path: nameOrFile)
+        }
+        return try Playbook.parse(String(decoding: data, as: UTF8.self), source: nameOrFile)
     }
 }
 
