@@ -34,18 +34,7 @@ public struct ShellAssignmentsFile: Sendable {
     /// Blank-separated words of a quoted or bare value, with ranges in line coordinates: the
     /// parameters of a kernel command line.
     public func words(of assignment: Assignment) -> [Field] {
-        let content = lines[assignment.index].content
-        var words: [Field] = []
-        var index = assignment.contentRange.lowerBound
-        let end = assignment.contentRange.upperBound
-        while index < end {
-            while index < end, content[index].isBlank { index += 1 }
-            guard index < end else { break }
-            let start = index
-            while index < end, !content[index].isBlank { index += 1 }
-            words.append(Field(range: start..<index, bytes: Array(content[start..<index])))
-        }
-        return words
+        lines[assignment.index].fields(in: assignment.contentRange)
     }
 
     /// Replaces bytes of one line; callers pass ranges from `words(of:)` or `contentRange`.

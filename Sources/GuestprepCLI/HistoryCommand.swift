@@ -13,14 +13,6 @@ struct HistoryCommand: ParsableCommand {
 
     @Option(name: .long, help: "Output format.") var format: OutputFormat = .text
 
-    struct Entry: Encodable {
-        var id: String
-        var started: String
-        var state: String
-        var playbook: String
-        var files: [String]
-    }
-
     func run() throws {
         try reportingErrors {
             let guest = try GuestOptions.parse(["--root", root]).openRoot()
@@ -28,10 +20,7 @@ struct HistoryCommand: ParsableCommand {
             let console = CommandEnvironment.console
             switch format {
             case .json:
-                let entries = runs.map {
-                    Entry(id: $0.id, started: $0.started, state: $0.state.rawValue, playbook: $0.playbook, files: $0.files)
-                }
-                console.out(try renderJSON(entries))
+                console.out(try renderJSON(runs))
             case .text:
                 if runs.isEmpty {
                     console.out("No runs recorded in this guest.\n")

@@ -17,15 +17,8 @@ struct InspectCommand: ParsableCommand {
         var root: String
         var os: String?
         var devices: [BlockDevice]
-        var runs: [Run]
+        var runs: [RunSummary]
         var findings: [Finding]
-    }
-
-    struct Run: Encodable {
-        var id: String
-        var started: String
-        var state: String
-        var files: [String]
     }
 
     func run() throws {
@@ -34,7 +27,7 @@ struct InspectCommand: ParsableCommand {
             let (devices, findings) = try guest.inventory(for: root)
             let report = Report(
                 root: root.hostPath, os: try OSRelease.prettyName(in: root), devices: devices.devices,
-                runs: try RunHistory.runs(in: root).map { Run(id: $0.id, started: $0.started, state: $0.state.rawValue, files: $0.files) },
+                runs: try RunHistory.runs(in: root),
                 findings: findings)
             let console = CommandEnvironment.console
             switch format {
@@ -52,7 +45,7 @@ struct InspectCommand: ParsableCommand {
                     text += "\n"
                 }
                 text += "\nRuns: \(report.runs.isEmpty ? "none" : "")\n"
-                for run in report.runs { text += "  \(run.id)  \(run.state)  \(run.files.joined(separator: ", "))\n" }
+                for run in report.runs { text += "  \(run.id)  \(run.state.rawValue)  \(run.files.joined(separator: ", "))\n" }
                 for finding in report.findings { text += "\n\(finding.severity.rawValue): \(finding.message)\n" }
                 console.out(text)
             }

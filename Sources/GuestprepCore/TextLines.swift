@@ -71,11 +71,11 @@ public struct Field: Sendable, Equatable {
 }
 
 extension TextLine {
-    /// Blank-separated fields of the content, with their byte ranges.
-    public func fields() -> [Field] {
+    /// Blank-separated fields of the content (or of `range` of it), with their byte ranges in the line.
+    public func fields(in range: Range<Int>? = nil) -> [Field] {
         var fields: [Field] = []
-        var index = 0
-        let count = content.count
+        var index = range?.lowerBound ?? 0
+        let count = range?.upperBound ?? content.count
         while index < count {
             while index < count, content[index].isBlank { index += 1 }
             guard index < count else { break }

@@ -115,7 +115,7 @@ public struct RunJournal: Sendable {
 }
 
 /// What a run's journal says happened.
-public struct RunSummary: Sendable, Equatable {
+public struct RunSummary: Sendable, Equatable, Encodable {
     public enum State: String, Sendable, Codable {
         case applied
         case rolledBack = "rolled-back"
