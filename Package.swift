@@ -1,8 +1,10 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layers, bottom to top (each module depends only on those above it in this list):
-//   C bindings → GuestprepCore → GuestFS / BlockProbe → Dialects → Rules → Planning → Journal → GuestprepCLI
+// Layers, bottom to top; each module imports only modules below it, and declares exactly those
+// (`make test` builds with --explicit-target-dependency-import-check error):
+//   C bindings → GuestprepCore → GuestFS, BlockProbe → Dialects → GuestFacts → Rules → Planning
+//   → Journal (guest files only) → Apply → GuestprepCLI → guestprep
 let package = Package(
     name: "guestprep",
     platforms: [.macOS(.v13)],
@@ -27,26 +29,26 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto")
             ]),
         // The only door to guest files: confined path resolution, atomic replace, metadata, locks.
-        .target(
-            name: "GuestFS",
-            dependencies: [
-                "GuestprepCore", "CGuestprepShim",
-            ]),
+        .target(name: "GuestFS", dependencies: ["GuestprepCore", "CGuestprepShim"]),
         // Block-device facts: libblkid on image files and devices, libudev enumeration in live mode.
         .target(name: "BlockProbe", dependencies: ["GuestprepCore", "CBlkid", "CUdev"]),
         // Lossless parsers/renderers, one per configuration format.
         .target(name: "Dialects", dependencies: ["GuestprepCore"]),
-        // Remediations: inspect → findings → proposed changes.
-        .target(name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects"]),
-        // Playbooks and plans (what to change, shown as diffs).
-        .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "Rules", "Yams"]),
-        // Write-ahead journal, apply, validate, rollback, history.
-        .target(name: "Journal", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Planning"]),
+        // What the guest is: os-release, family table, init system, network stacks, kernels; shape checks.
+        .target(name: "GuestFacts", dependencies: ["GuestprepCore", "GuestFS", "Dialects"]),
+        // Remediations: inspect → findings → typed changes.
+        .target(name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "GuestFacts"]),
+        // Playbooks and plans (what to change, shown as diffs), saved plans.
+        .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Rules", "Yams"]),
+        // Write-ahead journal records, run directories, history: guest files only.
+        .target(name: "Journal", dependencies: ["GuestprepCore", "GuestFS"]),
+        // Applying changes through the journal, validation after writing, rollback.
+        .target(name: "Apply", dependencies: ["GuestprepCore", "GuestFS", "Journal", "Rules"]),
         // Subcommands (one file each) over a context that tests can drive.
         .target(
             name: "GuestprepCLI",
             dependencies: [
-                "GuestprepCore", "GuestFS", "BlockProbe", "Rules", "Planning", "Journal",
+                "GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Rules", "Planning", "Journal", "Apply",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], resources: [.embedInCode("Resources/default.yaml")]),
         .executableTarget(name: "guestprep", dependencies: ["GuestprepCLI"]),
@@ -56,8 +58,8 @@ let package = Package(
         .testTarget(
             name: "GuestprepTests",
             dependencies: [
-                "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI", "CGuestprepShim",
-                "CTestSupport",
+                "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "GuestFacts", "Rules", "Planning", "Journal", "Apply",
+                "GuestprepCLI", "CGuestprepShim", "CTestSupport",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]
 )

@@ -123,20 +123,20 @@ public final class GuestRoot: Sendable {
     }
 
     /// A readable directory descriptor for the resolved parent (O_PATH ones cannot be fsynced).
-    private func openDirectory(_ parent: Descriptor, display: String) throws -> Descriptor {
+    func openDirectory(_ parent: Descriptor, display: String) throws -> Descriptor {
         let fd = guestprep_openat(parent.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
         guard fd >= 0 else { throw GuestprepError.system("opening directory", path: display) }
         return Descriptor(fd)
     }
 
-    private func fsyncDirectory(_ dir: Descriptor, of path: GuestPath) throws {
+    func fsyncDirectory(_ dir: Descriptor, of path: GuestPath) throws {
         guard retryingEINTR({ fsync(dir.fd) }) == 0 else {
             throw GuestprepError.system("fsync of directory", path: display(path.parent))
         }
     }
 
     /// The status of what a resolved path names, without following a symlink there.
-    private func status(_ resolved: Resolved) throws -> stat {
+    func status(_ resolved: Resolved) throws -> stat {
         var info = stat()
         guard fstatat(resolved.parent.fd, resolved.name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
             throw GuestprepError.system("looking up", path: display(resolved.canonical))
@@ -146,7 +146,7 @@ public final class GuestRoot: Sendable {
 
     /// Refuses anything but a regular file, before it is opened: opening a device node or FIFO
     /// can have effects of its own.
-    private func requireRegularFile(_ resolved: Resolved, doing what: String) throws -> stat {
+    func requireRegularFile(_ resolved: Resolved, doing what: String) throws -> stat {
         guard !resolved.isRoot else {
             throw GuestprepError(.notRegularFile, "is the guest root directory", path: display(resolved.canonical))
         }

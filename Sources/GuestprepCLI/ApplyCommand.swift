@@ -1,49 +1,101 @@
 import ArgumentParser
+import Apply
 import GuestprepCore
 import Journal
 import Planning
+import Rules
 
 struct ApplyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
-        abstract: "Show the plan, ask, then apply it through the journal; any failure rolls it back.")
+        abstract: "Show the plan, ask, then apply it through the journal; any failure rolls it back.",
+        discussion: "Exit status: 0 ready, 2 changes still pending (declined), 3 blockers remain, 1 error.")
 
     @OptionGroup var guest: GuestOptions
     @OptionGroup var playbook: PlaybookOption
-    @Flag(name: .long, help: "Apply without asking (needed when stdin is not a terminal).")
+    @Option(
+        name: .customLong("plan"),
+        help: ArgumentHelp("Apply exactly this saved plan (from 'plan --out'); refused if the guest changed since.", valueName: "FILE"))
+    var savedPlan: String?
+    @Flag(name: .long, help: "Apply reversible changes without asking (needed when stdin is not a terminal).")
     var yes = false
+    @Flag(name: .long, help: "Also run irreversible commands without asking.")
+    var yesIrreversible = false
 
     func run() throws {
-        try reportingErrors {
-            let console = CommandEnvironment.console
-            let prepared = try PreparedPlan(guest: guest, playbook: playbook)
-            let plan = prepared.plan
-            console.out(PlanRendering.text(plan, extraFindings: prepared.preliminaryFindings))
-            // Even with nothing to change: the guest is between states until that run is undone.
-            if let run = prepared.interruptedRuns.last {
-                throw Applier.interruptedRunError(run)
-            }
-            guard !plan.changes.isEmpty else { return }
-            if !yes {
-                guard console.isInteractive else {
-                    throw GuestprepError(
-                        .refused, "not applying: stdin is not a terminal to confirm on; pass --yes to apply without asking")
-                }
-                let files = plan.fileCount
-                guard
-                    console.confirm(
-                        "\nApply \(plan.changes.count) change\(plan.changes.count == 1 ? "" : "s") to \(files) file\(files == 1 ? "" : "s")?"
-                    )
-                else {
-                    console.out("Not applied; nothing was changed.\n")
-                    return
-                }
-            }
-            let outcome = try Applier(root: prepared.root, tool: "guestprep \(GuestprepCommand.version)").apply(plan)
-            let rootArgument = prepared.root.isLive ? "" : " --root \(prepared.root.hostPath)"
-            console.out(
-                "\nApplied \(outcome.changes) change\(outcome.changes == 1 ? "" : "s") to \(outcome.files) file\(outcome.files == 1 ? "" : "s") as run \(outcome.runID).\nUndo with: guestprep rollback \(outcome.runID)\(rootArgument)\n"
-            )
+        var verdict = Verdict.ready
+        try reportingErrors { verdict = try applyConfirmed() }
+        if verdict != .ready { throw ExitCode(verdict.rawValue) }
+    }
+
+    private func applyConfirmed() throws -> Verdict {
+        let console = CommandEnvironment.console
+        let saved = try savedPlan.map { path in (path, try SavedPlan.decode(try HostFiles.read(path), path: path)) }
+        let book = try saved.map { try PlaybookLibrary.replay($0.1, from: $0.0) } ?? playbook.load()
+        let prepared = try PreparedPlan(guest: guest, playbook: book)
+        let plan = prepared.plan
+        console.out(PlanRendering.text(plan, extraFindings: prepared.preliminaryFindings))
+        if let (path, saved) = saved {
+            try saved.verify(against: plan, root: prepared.root, path: path)
         }
+        // Even with nothing to change: the guest is between states until that run is undone.
+        if let run = prepared.unfinishedRuns.last {
+            throw Applier.unfinishedRunError(run, root: prepared.root)
+        }
+        guard plan.failures.isEmpty else {
+            throw GuestprepError(
+                .refused, "not applying: \(plan.failures.count) check(s) could not be done (listed above), so the plan may be incomplete")
+        }
+        let blockers = prepared.allFindings.filter { $0.severity == .blocker }
+        func finalVerdict(pending: Bool) -> Verdict {
+            let verdict: Verdict = !blockers.isEmpty ? .blocked : pending ? .changesPending : .ready
+            switch verdict {
+            case .blocked: console.out("\nVerdict: \(PlanRendering.blockersText(blockers))\n")
+            case .changesPending: console.out("\nVerdict: changes pending (not applied)\n")
+            default: console.out("\nVerdict: ready\n")
+            }
+            return verdict
+        }
+        guard !plan.changes.isEmpty else { return finalVerdict(pending: false) }
+
+        var selected = plan.reversibleChanges
+        if !selected.isEmpty && !yes {
+            guard console.isInteractive else {
+                throw GuestprepError(.refused, "not applying: stdin is not a terminal to confirm on; pass --yes to apply without asking")
+            }
+            let files = plan.fileCount
+            guard
+                console.confirm(
+                    "\nApply \(selected.count) change\(selected.count == 1 ? "" : "s") to \(files) file\(files == 1 ? "" : "s")?")
+            else {
+                console.out("Not applied; nothing was changed.\n")
+                return finalVerdict(pending: true)
+            }
+        }
+        let irreversible = plan.irreversibleChanges
+        var declined = false
+        if !irreversible.isEmpty {
+            if yesIrreversible
+                || (console.isInteractive
+                    && console.confirm(
+                        "Also run \(irreversible.count) irreversible command\(irreversible.count == 1 ? "" : "s") (rollback cannot undo them)?"))
+            {
+                // Commands run after the file changes they belong with, in plan order.
+                selected = plan.changes
+            } else {
+                declined = true
+                console.out("Irreversible commands not run; pass --yes-irreversible (or answer y) to run them.\n")
+            }
+        }
+        guard !selected.isEmpty else { return finalVerdict(pending: declined) }
+        let outcome = try Applier(root: prepared.root, tool: "guestprep \(GuestprepCommand.version)", runner: nil)
+            .apply(selected, playbook: plan.playbook)
+        let rootArgument = prepared.root.isLive ? "" : " --root \(prepared.root.hostPath)"
+        console.out(
+            "\nApplied \(outcome.changes) change\(outcome.changes == 1 ? "" : "s") to \(outcome.files) file\(outcome.files == 1 ? "" : "s") as run \(outcome.runID).\nUndo with: guestprep rollback \(outcome.runID)\(rootArgument)\n"
+        )
+        // Also on stderr: stdout may be a pipe that closed early, and the run id must not be lost.
+        console.err("guestprep: applied run \(outcome.runID)\n")
+        return finalVerdict(pending: declined)
     }
 }

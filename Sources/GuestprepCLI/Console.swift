@@ -27,7 +27,8 @@ public struct StandardConsole: Console {
             let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if written < 0 {
                 if errno == EINTR { continue }
-                return  // nowhere left to report a broken stdout
+                OutputFailure.record(fd: fd, errno: errno)
+                return
             }
             offset += written
         }
@@ -36,6 +37,24 @@ public struct StandardConsole: Console {
     public var isInteractive: Bool { isatty(STDIN_FILENO) == 1 }
 
     public func readLine() -> String? { Swift.readLine() }
+}
+
+/// The first failed write to stdout or stderr (a full disk, a closed pipe): the command's
+/// exit status must say the output was lost, even when the work itself succeeded.
+public enum OutputFailure {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var first: (fd: Int32, errno: Int32)?
+
+    static func record(fd: Int32, errno code: Int32) {
+        lock.withLock { if first == nil { first = (fd, code) } }
+    }
+
+    /// "writing to standard output failed: No space left on device", once anything failed.
+    public static var message: String? {
+        lock.withLock {
+            first.map { "writing to standard \($0.fd == STDOUT_FILENO ? "output" : "error") failed: \(String(cString: strerror($0.errno)))" }
+        }
+    }
 }
 
 /// The console commands use; tests swap in their own around a run.

@@ -2,6 +2,7 @@ import ArgumentParser
 import BlockProbe
 import Foundation
 import GuestFS
+import GuestFacts
 import GuestprepCore
 import Planning
 
@@ -27,6 +28,14 @@ struct GuestOptions: ParsableArguments {
         try GuestRoot(hostPath: root)
     }
 
+    /// The root, refused unless it looks like an installed (and fully mounted) guest, and the
+    /// facts every rule shares.
+    func openGuest() throws -> (GuestRoot, GuestFacts) {
+        let guest = try openRoot()
+        try GuestShape.check(guest)
+        return (guest, try GuestFacts.gather(from: guest))
+    }
+
     /// Probed devices: the --disk images when given, the live system's devices for "/", or
     /// nothing (with a finding saying so) for an offline root without --disk.
     func inventory(for guest: GuestRoot) throws -> (DeviceInventory, [Finding]) {
@@ -40,7 +49,7 @@ struct GuestOptions: ParsableArguments {
             DeviceInventory(devices: []),
             [
                 Finding(
-                    rule: "guestprep", severity: .warning,
+                    rule: "guestprep", code: "probe.no-disks", severity: .warning,
                     message:
                         "offline guest without --disk: no block device can be probed, so no device name can be resolved; pass --disk NAME=IMAGE for each of the guest's disks"
                 )
@@ -65,6 +74,11 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 /// Playbooks built into the binary, so it works with nothing beside it.
 enum PlaybookLibrary {
     static let builtIn: [String: [UInt8]] = ["default": PackageResources.default_yaml]
+
+    /// A playbook saved inside a plan file, parsed again exactly as it was.
+    static func replay(_ saved: SavedPlan, from path: String) throws -> Playbook {
+        try Playbook.parse(saved.playbookText, source: "\(saved.playbookSource) (saved in \(path))")
+    }
 
     static func load(_ nameOrFile: String) throws -> Playbook {
         let looksLikeFile = nameOrFile.contains("/") || nameOrFile.hasSuffix(".yaml") || nameOrFile.hasSuffix(".yml")
@@ -93,6 +107,6 @@ func reportingErrors(_ body: () throws -> Void) throws {
         try body()
     } catch let error as GuestprepError {
         CommandEnvironment.console.err("guestprep: error: \(error)\n")
-        throw ExitCode(1)
+        throw ExitCode(Verdict.error.rawValue)
     }
 }

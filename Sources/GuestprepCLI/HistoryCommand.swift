@@ -27,9 +27,9 @@ struct HistoryCommand: ParsableCommand {
                     return
                 }
                 for run in runs {
+                    let detail = run.problem ?? run.files.joined(separator: ", ")
                     console.out(
-                        "\(run.id)  \(run.started)  \(run.state.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0))  \(run.files.joined(separator: ", "))\n"
-                    )
+                        "\(run.id)  \(run.started)  \(run.state.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0))  \(detail)\n")
                 }
             }
         }

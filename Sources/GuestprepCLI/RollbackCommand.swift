@@ -1,4 +1,5 @@
 import ArgumentParser
+import Apply
 import GuestprepCore
 import Journal
 
@@ -37,6 +38,9 @@ struct RollbackCommand: ParsableCommand {
                 }
                 target = run
             }
+            if target.state == .running {
+                throw Applier.unfinishedRunError(target, root: guest)
+            }
             if target.state == .rolledBack || target.state == .failedRolledBack {
                 console.out("Run \(target.id) is already rolled back; nothing to do.\n")
                 return
@@ -55,7 +59,8 @@ struct RollbackCommand: ParsableCommand {
             }
             let outcome = try rollback.rollBack(runID: target.id, force: force)
             console.out(
-                "Rolled back run \(outcome.runID): restored \(outcome.restored.count) file\(outcome.restored.count == 1 ? "" : "s").\n")
+                "Rolled back run \(outcome.runID): undid \(outcome.restored.count) step\(outcome.restored.count == 1 ? "" : "s").\n")
+            for note in outcome.manualSteps { console.out("  by hand: \(note)\n") }
         }
     }
 }

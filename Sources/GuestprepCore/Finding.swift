@@ -22,13 +22,17 @@ public enum Severity: String, Sendable, Codable, Comparable, CaseIterable {
 /// One observation a rule makes about the guest, tied to a file and line where it can be.
 public struct Finding: Sendable, Codable, Equatable {
     public var rule: String
+    /// Stable identifier of what was found ("fstab.uuid-ambiguous"); tests and scripts match
+    /// this, never the message.
+    public var code: String
     public var severity: Severity
     public var message: String
     public var path: String?
     public var line: Int?
 
-    public init(rule: String, severity: Severity, message: String, path: String? = nil, line: Int? = nil) {
+    public init(rule: String, code: String, severity: Severity, message: String, path: String? = nil, line: Int? = nil) {
         self.rule = rule
+        self.code = code
         self.severity = severity
         self.message = message
         self.path = path

@@ -29,6 +29,8 @@ public struct JournalRecord: Codable, Sendable, Equatable {
     public var playbook: String?
     public var root: String?
     public var steps: Int?
+    /// On `begin`: every step the run will take, so a truncated or edited journal is caught.
+    public var manifest: [ManifestStep]?
     public var step: Int?
     public var path: String?
     public var action: String?
@@ -39,6 +41,16 @@ public struct JournalRecord: Codable, Sendable, Equatable {
     public var new: FileState?
     /// Backup of the original bytes, relative to the run directory.
     public var backup: String?
+    /// Where a rename-aside moves the file.
+    public var destination: String?
+    /// Mode of a directory a create-directory step makes.
+    public var mode: UInt32?
+    /// The command a run-command step runs.
+    public var command: CommandRecord?
+    /// Exit status of a run-command step, on its `done` record.
+    public var status: Int32?
+    /// The end of what the command printed (stdout then stderr), on its `done` record.
+    public var output: String?
     /// Why a run was rolled back: "requested" or "apply-failed".
     public var reason: String?
     /// What made an apply fail, on `failed`.
@@ -53,6 +65,60 @@ public struct JournalRecord: Codable, Sendable, Equatable {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: Date())
+    }
+}
+
+/// One planned step as the `begin` record lists it: enough to check every later record and the
+/// guest against it.
+public struct ManifestStep: Codable, Sendable, Equatable {
+    public var step: Int
+    public var action: String
+    public var path: String?
+    public var destination: String?
+    /// `files/<step>.orig` when the step saves the original.
+    public var backup: String?
+    public var originalSHA256: String?
+    public var newSHA256: String?
+    public var command: CommandRecord?
+
+    enum CodingKeys: String, CodingKey {
+        case step, action, path, destination, backup, command
+        case originalSHA256 = "original_sha256"
+        case newSHA256 = "new_sha256"
+    }
+
+    public init(
+        step: Int, action: String, path: String? = nil, destination: String? = nil, backup: String? = nil,
+        originalSHA256: String? = nil, newSHA256: String? = nil, command: CommandRecord? = nil
+    ) {
+        self.step = step
+        self.action = action
+        self.path = path
+        self.destination = destination
+        self.backup = backup
+        self.originalSHA256 = originalSHA256
+        self.newSHA256 = newSHA256
+        self.command = command
+    }
+}
+
+/// A command in the journal: its argv, and how it is undone.
+public struct CommandRecord: Codable, Sendable, Equatable {
+    public var argv: [String]
+    /// The command rollback runs to undo it; absent when it cannot be undone automatically.
+    public var undo: [String]?
+    /// How to undo it by hand, for commands without `undo`.
+    public var manualUndo: String?
+
+    enum CodingKeys: String, CodingKey {
+        case argv, undo
+        case manualUndo = "manual_undo"
+    }
+
+    public init(argv: [String], undo: [String]? = nil, manualUndo: String? = nil) {
+        self.argv = argv
+        self.undo = undo
+        self.manualUndo = manualUndo
     }
 }
 

@@ -11,28 +11,58 @@ public struct RunJournal: Sendable {
 
     public let root: GuestRoot
     public let id: String
+    /// The directory's name: the id, or a hidden staging name while the run is being created.
+    let directoryName: String
 
-    var directory: GuestPath { Self.backupsDirectory.appending(id) }
-    var journalPath: GuestPath { directory.appending("journal.jsonl") }
-
-    /// A new run: creates its directory (0700, as the state and backups directories are).
-    /// The caller holds the guest's lock, so no other run is being created meanwhile.
-    public static func create(root: GuestRoot) throws -> RunJournal {
-        var journal = RunJournal(root: root, id: newRunID())
-        // Two runs in the same second could draw the same suffix; never share a directory.
-        while try root.exists(journal.directory) {
-            journal = RunJournal(root: root, id: newRunID())
-        }
-        try root.makeDirectories(stateDirectory, mode: 0o700)
-        try root.makeDirectories(backupsDirectory, mode: 0o700)
-        try root.makeDirectories(journal.directory, mode: 0o700)
-        try root.makeDirectories(journal.directory.appending("files"), mode: 0o700)
-        return journal
-    }
+    public var directory: GuestPath { Self.backupsDirectory.appending(directoryName) }
+    public var journalPath: GuestPath { directory.appending("journal.jsonl") }
 
     public init(root: GuestRoot, id: String) {
+        self.init(root: root, id: id, directoryName: id)
+    }
+
+    init(root: GuestRoot, id: String, directoryName: String) {
         self.root = root
         self.id = id
+        self.directoryName = directoryName
+    }
+
+    /// A new run whose journal already holds `begin`. The run directory is built under a hidden
+    /// staging name and renamed into place only once that record is durable, so a failure
+    /// (a full disk, say) leaves no half-created run, and a run directory without a journal is
+    /// damage, never "nothing happened". The caller holds the guest's lock.
+    public static func create(root: GuestRoot, begin: (String) -> JournalRecord) throws -> RunJournal {
+        try root.makeDirectories(stateDirectory, mode: 0o700)
+        try root.makeDirectories(backupsDirectory, mode: 0o700)
+        // A crash while a run was being created leaves its staging directory; nothing in the
+        // guest was touched by it (changes start only once the run is in place).
+        for name in try root.listDirectory(backupsDirectory) where name.hasPrefix(".") && name.hasSuffix(".new") {
+            let id = String(name.dropFirst().dropLast(4))
+            if isRunID(id) { RunJournal(root: root, id: id, directoryName: name).removeStaging() }
+        }
+        var id = newRunID()
+        // Two runs in the same second could draw the same suffix; never share a directory.
+        while try root.exists(backupsDirectory.appending(id)) || root.exists(backupsDirectory.appending(".\(id).new")) {
+            id = newRunID()
+        }
+        let staging = RunJournal(root: root, id: id, directoryName: ".\(id).new")
+        do {
+            try root.makeDirectories(staging.directory, mode: 0o700)
+            try root.makeDirectories(staging.directory.appending("files"), mode: 0o700)
+            try staging.append(begin(id))
+            try root.renameDirectory(staging.directory, to: backupsDirectory.appending(id))
+        } catch {
+            staging.removeStaging()
+            throw error
+        }
+        return RunJournal(root: root, id: id)
+    }
+
+    /// Best effort: the staging directory holds at most the begin record and an empty files/.
+    private func removeStaging() {
+        try? root.removeFile(journalPath)
+        try? root.removeEmptyDirectory(directory.appending("files"))
+        try? root.removeEmptyDirectory(directory)
     }
 
     /// Sortable by time: 20261127T143434Z-1a2b.
@@ -43,6 +73,15 @@ public struct RunJournal: Sendable {
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         let suffix = String(UInt16.random(in: 0...UInt16.max), radix: 16)
         return formatter.string(from: Date()) + "-" + String(repeating: "0", count: 4 - suffix.count) + suffix
+    }
+
+    static func isRunID(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard bytes.count == 21 else { return false }
+        let digit = { (b: UInt8) in b >= 0x30 && b <= 0x39 }
+        let hex = { (b: UInt8) in digit(b) || (b >= 0x61 && b <= 0x66) }
+        return bytes[0..<8].allSatisfy(digit) && bytes[8] == 0x54 && bytes[9..<15].allSatisfy(digit) && bytes[15] == 0x5A
+            && bytes[16] == 0x2D && bytes[17...].allSatisfy(hex)
     }
 
     /// Appends one record and fsyncs it: when this returns, the record survives a crash.
@@ -60,16 +99,21 @@ public struct RunJournal: Sendable {
     /// so it goes (atomically) before anything is appended after it; otherwise the next record
     /// would be glued to it and the whole journal would read as damaged.
     func discardPartialLastLine() throws {
-        guard let file = try root.readFile(journalPath, limit: 64 << 20),
+        guard let file = try root.readFile(journalPath, limit: Self.journalLimit),
             let last = file.contents.last, last != UInt8(ascii: "\n")
         else { return }
         let keep = file.contents.lastIndex(of: UInt8(ascii: "\n")).map { file.contents.index(after: $0) } ?? 0
         try root.replaceFile(journalPath, contents: Array(file.contents[..<keep]), metadata: file.metadata)
     }
 
+    static let journalLimit = 64 << 20
+
+    /// The backup path a step's original is saved under; the only form a journal may name.
+    public static func backupName(step: Int) -> String { "files/\(step).orig" }
+
     /// Saves a step's original bytes (fsynced, 0600) and returns the path to record.
     public func saveBackup(step: Int, contents: [UInt8]) throws -> String {
-        let relative = "files/\(step).orig"
+        let relative = Self.backupName(step: step)
         try root.replaceFile(directory.appending(relative), contents: contents, metadata: FileMetadata(mode: 0o600, uid: 0, gid: 0))
         try FaultInjection.stepCompleted()
         return relative
@@ -78,24 +122,27 @@ public struct RunJournal: Sendable {
     /// A backup's bytes, checked against the hash recorded for them: a damaged backup is an error,
     /// never silently "nothing to restore".
     public func readBackup(_ relative: String, expected: FileState) throws -> [UInt8] {
-        guard let file = try root.readFile(directory.appending(relative)) else {
+        let path = directory.appending(relative)
+        guard let file = try root.readFile(path) else {
             throw GuestprepError(
-                .journal, "backup \(relative) of run \(id) is missing; the original cannot be restored from it",
-                path: root.display(directory.appending(relative)))
+                .journal, "backup \(relative) of run \(id) is missing; the original cannot be restored from it", path: root.display(path))
         }
         guard sha256Hex(file.contents) == expected.sha256 else {
             throw GuestprepError(
                 .journal, "backup \(relative) of run \(id) does not match the sha256 recorded for it; refusing to restore damaged data",
-                path: root.display(directory.appending(relative)))
+                path: root.display(path))
         }
         return file.contents
     }
 
-    /// Every record, in order. A last line without its newline was cut short by a crash mid-append,
-    /// never acknowledged, and is ignored; damage anywhere else is an error.
+    /// Every record, in order, each decoded but not yet checked against the others. A last line
+    /// without its newline was cut short by a crash mid-append, never acknowledged, and is
+    /// ignored; damage anywhere else is an error.
     public func records() throws -> [JournalRecord] {
-        guard let file = try root.readFile(journalPath, limit: 64 << 20) else {
-            throw GuestprepError(.journal, "run \(id) has no journal", path: root.display(journalPath))
+        guard let file = try root.readFile(journalPath, limit: Self.journalLimit) else {
+            throw GuestprepError(
+                .journal, "run \(id) has no journal.jsonl (deleted?); what it changed cannot be known from it",
+                path: root.display(journalPath))
         }
         let lines = TextLines.split(file.contents)
         let decoder = JSONDecoder()
@@ -107,10 +154,129 @@ public struct RunJournal: Sendable {
             do {
                 records.append(try decoder.decode(JournalRecord.self, from: Data(line.content)))
             } catch {
-                throw GuestprepError(.journal, "journal record is damaged: \(error)", path: root.display(journalPath), line: index + 1)
+                throw GuestprepError(
+                    .journal, "journal record is damaged (not a record guestprep writes)", path: root.display(journalPath),
+                    line: index + 1, cause: Self.describe(error))
             }
         }
         return records
+    }
+
+    /// A decoding error in words (never Swift's raw dump).
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "missing field \(key.stringValue)"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "field \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type"
+        case DecodingError.dataCorrupted(let context):
+            context.codingPath.isEmpty ? "not valid JSON" : "field \(context.codingPath.map(\.stringValue).joined(separator: ".")) is invalid"
+        default: "\(error)"
+        }
+    }
+
+    /// The records, checked against each other and the begin record's manifest. Anything that
+    /// does not add up is refused with the line it is on: rollback acts only on a journal that
+    /// tells one consistent story.
+    public func load() throws -> LoadedRun {
+        let records = try records()
+        return try JournalCheck(records: records, runID: id, shown: root.display(journalPath)).run()
+    }
+}
+
+/// A run's records after every consistency check passed.
+public struct LoadedRun: Sendable {
+    public var id: String
+    public var records: [JournalRecord]
+    public var manifest: [ManifestStep]
+
+    public var begin: JournalRecord { records[0] }
+    public func intent(step: Int) -> JournalRecord? { records.first { $0.type == .intent && $0.step == step } }
+    public func isDone(step: Int) -> Bool { records.contains { $0.type == .done && $0.step == step } }
+    public func isRestored(step: Int) -> Bool { records.contains { $0.type == .restored && $0.step == step } }
+}
+
+/// The consistency rules of a journal (backups/README.md, "Integrity").
+struct JournalCheck {
+    var records: [JournalRecord]
+    var runID: String
+    var shown: String
+
+    func fail(_ line: Int?, _ message: String) -> GuestprepError {
+        GuestprepError(
+            .journal, "journal of run \(runID) is inconsistent: \(message); refusing to act on it", path: shown, line: line)
+    }
+
+    func run() throws -> LoadedRun {
+        guard let begin = records.first else { throw fail(nil, "it holds no records (emptied?)") }
+        guard begin.type == .begin else { throw fail(1, "the first record is \(begin.type.rawValue), not begin") }
+        guard begin.run == runID else { throw fail(1, "begin names run \(begin.run ?? "none"), but the directory is \(runID)") }
+        guard let manifest = begin.manifest, manifest.count == begin.steps else {
+            throw fail(1, "begin does not list its steps")
+        }
+        for (index, entry) in manifest.enumerated() {
+            guard entry.step == index + 1 else { throw fail(1, "the manifest's steps are not numbered 1…\(manifest.count)") }
+            try checkFields(entry, line: 1)
+        }
+        var intents: Set<Int> = []
+        var lastIntent = 0
+        for (offset, record) in records.enumerated().dropFirst() {
+            let line = offset + 1
+            switch record.type {
+            case .begin:
+                throw fail(line, "a second begin record")
+            case .intent:
+                guard let step = record.step, step >= 1, step <= manifest.count else {
+                    throw fail(line, "intent for step \(record.step.map(String.init) ?? "none"), which the manifest does not list")
+                }
+                guard !intents.contains(step) else { throw fail(line, "step \(step) is recorded twice") }
+                guard step > lastIntent else { throw fail(line, "step \(step) comes after step \(lastIntent)") }
+                let planned = manifest[step - 1]
+                guard record.action == planned.action, record.path == planned.path, record.destination == planned.destination,
+                    record.backup == planned.backup, record.command == planned.command,
+                    record.original?.sha256 == planned.originalSHA256, record.new?.sha256 == planned.newSHA256
+                else {
+                    throw fail(line, "step \(step) does not match what the begin record planned for it")
+                }
+                for state in [record.original, record.new].compactMap({ $0 }) {
+                    guard state.mode <= 0o7777 else { throw fail(line, "mode \(state.mode) is not a permission mode") }
+                    guard Self.isSHA256(state.sha256) else { throw fail(line, "a sha256 that is not 64 hex digits") }
+                }
+                if let mode = record.mode, mode > 0o7777 { throw fail(line, "mode \(mode) is not a permission mode") }
+                intents.insert(step)
+                lastIntent = step
+            case .done, .restored:
+                guard let step = record.step, intents.contains(step) else {
+                    throw fail(line, "\(record.type.rawValue) for step \(record.step.map(String.init) ?? "none") before its intent")
+                }
+            case .applied:
+                guard intents.count == manifest.count, records.filter({ $0.type == .done }).count == manifest.count else {
+                    throw fail(line, "applied, but not every planned step is recorded as done (truncated?)")
+                }
+            case .failed, .rolledBack:
+                continue
+            }
+        }
+        return LoadedRun(id: runID, records: records, manifest: manifest)
+    }
+
+    /// Paths must be absolute guest paths without "..", backups exactly `files/<step>.orig`.
+    func checkFields(_ entry: ManifestStep, line: Int) throws {
+        for path in [entry.path, entry.destination].compactMap({ $0 }) {
+            guard path.hasPrefix("/"), !GuestPath(path).components.contains("..") else {
+                throw fail(line, "step \(entry.step) names \(path), which is not an absolute guest path")
+            }
+        }
+        if let backup = entry.backup, backup != RunJournal.backupName(step: entry.step) {
+            throw fail(line, "step \(entry.step)'s backup is \(backup); backups of a step are only ever \(RunJournal.backupName(step: entry.step))")
+        }
+        for hash in [entry.originalSHA256, entry.newSHA256].compactMap({ $0 }) where !Self.isSHA256(hash) {
+            throw fail(line, "step \(entry.step) has a sha256 that is not 64 hex digits")
+        }
+        guard entry.path != nil || entry.command != nil else { throw fail(line, "step \(entry.step) names neither a path nor a command") }
+    }
+
+    static func isSHA256(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 }
 
@@ -122,6 +288,10 @@ public struct RunSummary: Sendable, Equatable, Encodable {
         case failedRolledBack = "failed-rolled-back"
         /// Stopped mid-way (crash, kill, power loss): `guestprep rollback` finishes the job.
         case interrupted
+        /// Unfinished while another guestprep holds the guest's lock: at work right now.
+        case running
+        /// The journal does not add up (edited, truncated, deleted): `problem` says how.
+        case damaged
     }
 
     public var id: String
@@ -129,36 +299,54 @@ public struct RunSummary: Sendable, Equatable, Encodable {
     public var state: State
     public var playbook: String
     public var files: [String]
+    /// For damaged runs: what is wrong with the journal.
+    public var problem: String?
 
-    public init(id: String, records: [JournalRecord]) {
+    public init(id: String, records: [JournalRecord], busy: Bool = false) {
         self.id = id
         started = records.first?.time ?? ""
         playbook = records.first?.playbook ?? ""
-        files = records.filter { $0.type == .intent }.compactMap(\.path)
+        files = records.filter { $0.type == .intent }.compactMap { $0.path ?? $0.command?.argv.joined(separator: " ") }
         if let last = records.last(where: { $0.type == .rolledBack }) {
             state = last.reason == "apply-failed" ? .failedRolledBack : .rolledBack
-        } else if records.contains(where: { $0.type == .failed || $0.type == .restored }) {
-            state = .interrupted
-        } else if records.contains(where: { $0.type == .applied }) {
+        } else if !records.contains(where: { $0.type == .failed || $0.type == .restored })
+            && records.contains(where: { $0.type == .applied })
+        {
             state = .applied
         } else {
-            state = .interrupted
+            state = busy ? .running : .interrupted
         }
     }
+
+    public static func damaged(id: String, problem: String) -> RunSummary {
+        var summary = RunSummary(id: id, records: [])
+        summary.state = .damaged
+        summary.problem = problem
+        return summary
+    }
+
+    /// The guest may be between states: nothing new should start on top of it.
+    public var isUnfinished: Bool { state == .interrupted || state == .damaged || state == .running }
 }
 
 public enum RunHistory {
-    /// Every run recorded in the guest, oldest first.
-    public static func runs(in root: GuestRoot) throws -> [RunSummary] {
+    /// Every run recorded in the guest, oldest first. A damaged journal makes that one run
+    /// `damaged`, never the whole history unreadable. `holdingLock`: the caller holds the
+    /// guest's lock, so unfinished runs cannot be running elsewhere.
+    public static func runs(in root: GuestRoot, holdingLock: Bool = false) throws -> [RunSummary] {
+        let busy = holdingLock ? false : try root.isLockHeld(RunJournal.lockFile)
         var runs: [RunSummary] = []
-        for name in try root.listDirectory(RunJournal.backupsDirectory) {
+        // Hidden names are runs still being created (or left by a crash before their first
+        // record: nothing in the guest was touched); other names are not guestprep's.
+        for name in try root.listDirectory(RunJournal.backupsDirectory) where RunJournal.isRunID(name) {
             let journal = RunJournal(root: root, id: name)
             // Stray files an admin left beside the runs are not runs.
             guard try root.isDirectory(journal.directory) else { continue }
-            // A directory without a journal is a run that crashed before its first record:
-            // nothing in the guest was touched.
-            guard try root.exists(journal.journalPath) else { continue }
-            runs.append(RunSummary(id: name, records: try journal.records()))
+            do {
+                runs.append(RunSummary(id: name, records: try journal.load().records, busy: busy))
+            } catch let error as GuestprepError where [.journal, .notRegularFile, .fileTooLarge].contains(error.code) {
+                runs.append(.damaged(id: name, problem: "\(error)"))
+            }
         }
         // By start time (ids only order by the second), then id.
         return runs.sorted { ($0.started, $0.id) < ($1.started, $1.id) }

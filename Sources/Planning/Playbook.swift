@@ -28,12 +28,15 @@ public struct Playbook: Sendable {
     /// Where it came from: a file path or "built-in".
     public var source: String
     public var steps: [Step]
+    /// The YAML it was parsed from, kept so a saved plan can replay exactly this playbook.
+    public var text: String
 
-    public init(name: String, description: String? = nil, source: String, steps: [Step]) {
+    public init(name: String, description: String? = nil, source: String, steps: [Step], text: String = "") {
         self.name = name
         self.description = description
         self.source = source
         self.steps = steps
+        self.text = text
     }
 
     static let topKeys = ["name", "description", "rules"]
@@ -99,21 +102,29 @@ public struct Playbook: Sendable {
             let rule = try type.init(parameters: RuleParameters(values: values, file: source, rule: id))
             steps.append(Step(rule: rule, ruleID: id, line: line))
         }
-        return Playbook(name: name, description: mapping["description"]?.scalar?.string, source: source, steps: steps)
+        return Playbook(name: name, description: mapping["description"]?.scalar?.string, source: source, steps: steps, text: text)
     }
 
+    /// Plain values, lists and mappings of them, nested; keys keep the playbook's order.
     private static func content(of node: Node, source: String) throws -> RuleParameters.Value.Content {
         if let scalar = node.scalar { return .scalar(scalar.string) }
         if let sequence = node.sequence {
-            return .list(
-                try sequence.map { item in
-                    guard let scalar = item.scalar else {
-                        throw GuestprepError(.playbook, "list items must be plain values", path: source, line: item.mark?.line)
-                    }
-                    return scalar.string
-                })
+            return .list(try sequence.map { try content(of: $0, source: source) })
         }
-        throw GuestprepError(.playbook, "parameter values are plain values or lists of them", path: source, line: node.mark?.line)
+        if let mapping = node.mapping {
+            var pairs: [(key: String, value: RuleParameters.Value.Content)] = []
+            for (key, value) in mapping {
+                guard let name = key.scalar?.string else {
+                    throw GuestprepError(.playbook, "mapping keys must be plain values", path: source, line: key.mark?.line)
+                }
+                if pairs.contains(where: { $0.key == name }) {
+                    throw GuestprepError(.playbook, "key '\(name)' appears twice", path: source, line: key.mark?.line)
+                }
+                pairs.append((name, try content(of: value, source: source)))
+            }
+            return .map(pairs)
+        }
+        throw GuestprepError(.playbook, "parameter values are plain values, lists or mappings", path: source, line: node.mark?.line)
     }
 
     private static func checkKeys(_ mapping: Node.Mapping, allowed: [String], what: String, source: String) throws {

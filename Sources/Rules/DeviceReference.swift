@@ -73,8 +73,17 @@ extension Character {
 /// The outcome of looking a device path up among the probed devices.
 public enum DeviceResolution: Equatable, Sendable {
     case resolved(device: BlockDevice, uuid: String)
-    /// Why the reference cannot be rewritten, in words for a finding.
-    case refused(String)
+    /// Why the reference cannot be rewritten: a stable reason (for finding codes) and words.
+    case refused(RefusalReason, String)
+}
+
+/// Why a device reference cannot be rewritten; the last part of a finding's code.
+public enum RefusalReason: String, Sendable {
+    case notProbed = "not-probed"
+    case unreadable
+    case noUUID = "no-uuid"
+    case uuidAmbiguous = "uuid-ambiguous"
+    case typeMismatch = "type-mismatch"
 }
 
 extension DeviceInventory {
@@ -83,27 +92,27 @@ extension DeviceInventory {
     public func resolveUUID(for path: String, expectedType: String? = nil) -> DeviceResolution {
         guard let device = device(named: path) else {
             return .refused(
-                "\(path) is not among the probed block devices, so its UUID is unknown (offline: pass --disk NAME=IMAGE for the disk that holds it; live: is the device attached?)"
+                .notProbed, "\(path) is not among the probed block devices, so its UUID is unknown (offline: pass --disk NAME=IMAGE for the disk that holds it; live: is the device attached?)"
             )
         }
         if let problem = device.problem {
-            return .refused("\(path) (\(device.source)): \(problem)")
+            return .refused(.unreadable, "\(path) (\(device.source)): \(problem)")
         }
         guard let uuid = device.uuid, !uuid.isEmpty else {
             let what = device.type.map { "holds \($0) without a UUID" } ?? "holds no recognisable filesystem, swap or LUKS signature"
             return .refused(
-                "\(path) (\(device.source)) \(what); create the filesystem or set a UUID (tune2fs -U, swaplabel -U, …), then run again")
+                .noUUID, "\(path) (\(device.source)) \(what); create the filesystem or set a UUID (tune2fs -U, swaplabel -U, …), then run again")
         }
         let sharing = devices(withUUID: uuid)
         if sharing.count > 1 && !Self.isMultiDeviceFilesystem(sharing) {
             let names = sharing.map(\.name).joined(separator: ", ")
             return .refused(
-                "UUID \(uuid) of \(path) is carried by \(sharing.count) probed devices (\(names)), as on a cloned disk, so UUID= would be ambiguous; give one a new UUID (tune2fs -U random, xfs_admin -U generate, swaplabel -U) and run again"
+                .uuidAmbiguous, "UUID \(uuid) of \(path) is carried by \(sharing.count) probed devices (\(names)), as on a cloned disk, so UUID= would be ambiguous; give one a new UUID (tune2fs -U random, xfs_admin -U generate, swaplabel -U) and run again"
             )
         }
         if let expectedType, let actual = device.type, !Self.typesAgree(expected: expectedType, actual: actual) {
             return .refused(
-                "the file says \(expectedType) but \(path) (\(device.source)) holds \(actual); the device names may not match this guest's disks (check --disk)"
+                .typeMismatch, "the file says \(expectedType) but \(path) (\(device.source)) holds \(actual); the device names may not match this guest's disks (check --disk)"
             )
         }
         return .resolved(device: device, uuid: uuid)

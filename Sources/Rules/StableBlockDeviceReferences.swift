@@ -19,6 +19,11 @@ public struct StableBlockDeviceReferences: Rule {
     static let initramfsResume: GuestPath = "/etc/initramfs-tools/conf.d/resume"
     static let defaultGrub: GuestPath = "/etc/default/grub"
     static let kernelCommandLines = ["GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"]
+    /// Mount options whose value is a device path (btrfs(5), ext4(5), systemd.mount(5)).
+    static let deviceOptions: Set<String> = [
+        "device", "journal_path", "logdev", "rtdev", "x-systemd.requires", "x-systemd.after", "x-systemd.before",
+        "x-systemd.mount-clone",
+    ]
 
     let targets: [Target]
 
@@ -43,14 +48,23 @@ public struct StableBlockDeviceReferences: Rule {
                     Self.crypttab, in: context, scan: { Self.scanCrypttab($0, devices: context.devices) },
                     references: Self.crypttabReferences)
             case .resume:
-                try rewrite(
-                    Self.initramfsResume, in: context, scan: Self.scanInitramfsResume, references: Self.initramfsResumeReferences,
-                    reminder: "rebuild the initramfs inside the guest (update-initramfs -u -k all) so it resumes from the new RESUME")
-                try rewrite(
-                    Self.defaultGrub, in: context, scan: Self.scanGrub, references: Self.grubResumeReferences,
-                    reminder:
-                        "regenerate the boot loader configuration inside the guest (update-grub, or grub2-mkconfig -o <grub.cfg>) so the kernel gets the new resume="
-                )
+                // Where the resume device is set depends on the family's boot path (GuestFacts' table).
+                for file in context.facts.profile.resumeFiles {
+                    switch file {
+                    case Self.initramfsResume:
+                        try rewrite(
+                            file, in: context, scan: Self.scanInitramfsResume, references: Self.initramfsResumeReferences,
+                            reminder: "rebuild the initramfs inside the guest (update-initramfs -u -k all) so it resumes from the new RESUME")
+                    case Self.defaultGrub:
+                        try rewrite(
+                            file, in: context, scan: Self.scanGrub, references: Self.grubResumeReferences,
+                            reminder:
+                                "regenerate the boot loader configuration inside the guest (update-grub, or grub2-mkconfig -o <grub.cfg>) so the kernel gets the new resume="
+                        )
+                    default:
+                        continue
+                    }
+                }
             }
         }
     }
@@ -70,6 +84,8 @@ public struct StableBlockDeviceReferences: Rule {
         var optionalAtBoot: Bool
         /// What the reference is for, in findings: "/data is mounted".
         var role: String
+        /// The first part of finding codes: "fstab", "crypttab", "resume".
+        var domain: String
         /// The same, for the change's reasons: "on /data".
         var purpose: String
     }
@@ -77,7 +93,7 @@ public struct StableBlockDeviceReferences: Rule {
     /// What a dialect scanner finds: sites to rewrite, and findings on lines it will not touch.
     struct Scan {
         var sites: [DeviceSite] = []
-        var findings: [(line: Int, severity: Severity, message: String)] = []
+        var findings: [(line: Int, code: String, severity: Severity, message: String)] = []
     }
 
     /// Resolves every site to a UUID, reports those it cannot, rewrites the rest in place and
@@ -91,7 +107,8 @@ public struct StableBlockDeviceReferences: Rule {
         let shown = file.path.description
         let scanned = scan(file)
         for finding in scanned.findings {
-            context.report(Finding(rule: Self.id, severity: finding.severity, message: finding.message, path: shown, line: finding.line))
+            context.report(
+                Finding(rule: Self.id, code: finding.code, severity: finding.severity, message: finding.message, path: shown, line: finding.line))
         }
         var lines = TextLines.split(file.contents)
         var edits: [Int: [(range: Range<Int>, text: String)]] = [:]
@@ -104,10 +121,10 @@ public struct StableBlockDeviceReferences: Rule {
                 edits[site.index, default: []].append((site.range, reference))
                 expected[site.index + 1, default: []].append(reference)
                 reasons.append("line \(site.index + 1): \(site.device) → \(reference) (\(probed.type ?? "unknown type") \(site.purpose))")
-            case .refused(let why):
+            case .refused(let reason, let why):
                 context.report(
                     Finding(
-                        rule: Self.id, severity: site.optionalAtBoot ? .warning : .blocker,
+                        rule: Self.id, code: "\(site.domain).\(reason.rawValue)", severity: site.optionalAtBoot ? .warning : .blocker,
                         message: "\(site.role) by hardware path \(site.device), left unchanged: \(why)", path: shown, line: site.index + 1))
             }
         }
@@ -123,7 +140,7 @@ public struct StableBlockDeviceReferences: Rule {
             validators: [UUIDReferenceValidator(expected: expected, devices: context.devices, extract: references)]
                 + extraValidators(expected))
         if let reminder {
-            context.report(Finding(rule: Self.id, severity: .info, message: reminder, path: shown))
+            context.report(Finding(rule: Self.id, code: "resume.regenerate", severity: .info, message: reminder, path: shown))
         }
     }
 
@@ -134,18 +151,33 @@ public struct StableBlockDeviceReferences: Rule {
         for entry in FstabFile(bytes: file.contents).entries {
             if entry.isMalformed {
                 scan.findings.append(
-                    (entry.lineNumber, .warning, "not a valid fstab entry (needs at least source, mount point and type); left as it is"))
+                    (entry.lineNumber, "fstab.malformed", .warning, "not a valid fstab entry (needs at least source, mount point and type); left as it is"))
                 continue
             }
             // A bind mount's source is a directory, whatever it looks like.
             if entry.hasOption("bind") || entry.hasOption("rbind") { continue }
+            let optional = entry.hasOption("noauto") || entry.hasOption("nofail")
+            // Options that name devices (btrfs device=, ext4 journal_path=, systemd's
+            // x-systemd.requires=…) break the mount as surely as the source does.
+            for option in entry.options {
+                guard let equals = option.firstIndex(of: "=") else { continue }
+                let name = option[..<equals]
+                guard Self.deviceOptions.contains(String(name)),
+                    case .unstable(let device) = DeviceReference.classify(String(option[option.index(after: equals)...]))
+                else { continue }
+                scan.findings.append(
+                    (
+                        entry.lineNumber, "fstab.option-device-name", optional ? .warning : .blocker,
+                        "option \(name)= of \(entry.mountPoint) names \(device) by hardware path, and guestprep does not rewrite mount options; name it by a stable path (/dev/disk/by-uuid/…, /dev/disk/by-partuuid/…) by hand"
+                    ))
+            }
             guard case .unstable(let device) = DeviceReference.classify(entry.source) else { continue }
             scan.sites.append(
                 DeviceSite(
                     index: entry.index, range: entry.sourceRange, device: device, expectedType: entry.type,
                     // The guest comes up without a device it need not mount at boot.
-                    optionalAtBoot: entry.hasOption("noauto") || entry.hasOption("nofail"),
-                    role: "\(entry.mountPoint) is mounted", purpose: "on \(entry.mountPoint)"))
+                    optionalAtBoot: optional,
+                    role: "\(entry.mountPoint) is mounted", domain: "fstab", purpose: "on \(entry.mountPoint)"))
         }
         return scan
     }
@@ -161,7 +193,7 @@ public struct StableBlockDeviceReferences: Rule {
         for entry in CrypttabFile(bytes: file.contents).entries {
             if entry.isMalformed {
                 scan.findings.append(
-                    (entry.lineNumber, .warning, "not a valid crypttab entry (needs at least a name and a device); left as it is"))
+                    (entry.lineNumber, "crypttab.malformed", .warning, "not a valid crypttab entry (needs at least a name and a device); left as it is"))
                 continue
             }
             guard case .unstable(let device) = DeviceReference.classify(entry.device) else { continue }
@@ -171,7 +203,7 @@ public struct StableBlockDeviceReferences: Rule {
                 let partUUID = devices.device(named: device)?.partUUID.map { " (its PARTUUID is \($0))" } ?? ""
                 scan.findings.append(
                     (
-                        entry.lineNumber, .warning,
+                        entry.lineNumber, "crypttab.no-header", .warning,
                         "encrypted device \(entry.name) on hardware path \(device) uses plain or one-time-key encryption, which has no header to name by UUID; left unchanged: name it by PARTUUID= or /dev/disk/by-partuuid/\(partUUID)"
                     ))
                 continue
@@ -180,7 +212,7 @@ public struct StableBlockDeviceReferences: Rule {
                 DeviceSite(
                     index: entry.index, range: entry.deviceRange, device: device, expectedType: expectedType,
                     optionalAtBoot: entry.hasOption("noauto") || entry.hasOption("nofail"),
-                    role: "encrypted device \(entry.name) is opened", purpose: "for \(entry.name)"))
+                    role: "encrypted device \(entry.name) is opened", domain: "crypttab", purpose: "for \(entry.name)"))
         }
         return scan
     }
@@ -212,7 +244,7 @@ public struct StableBlockDeviceReferences: Rule {
             guard assignment.isSimple else {
                 scan.findings.append(
                     (
-                        assignment.lineNumber, .warning,
+                        assignment.lineNumber, "resume.quoted", .warning,
                         "RESUME uses shell quoting guestprep does not rewrite; set RESUME=UUID=<swap UUID> by hand"
                     ))
                 continue
@@ -220,7 +252,7 @@ public struct StableBlockDeviceReferences: Rule {
             scan.sites.append(
                 DeviceSite(
                     index: assignment.index, range: assignment.contentRange, device: device, expectedType: "swap",
-                    optionalAtBoot: true, role: "the resume device (RESUME) is named", purpose: "for RESUME"))
+                    optionalAtBoot: true, role: "the resume device (RESUME) is named", domain: "resume", purpose: "for RESUME"))
         }
         return scan
     }
@@ -241,7 +273,7 @@ public struct StableBlockDeviceReferences: Rule {
                 if words.contains(where: { $0.text.hasPrefix("resume=/dev/") }) {
                     scan.findings.append(
                         (
-                            assignment.lineNumber, .warning,
+                            assignment.lineNumber, "resume.quoted", .warning,
                             "\(assignment.key) uses shell quoting guestprep does not rewrite; change resume= to UUID= by hand"
                         ))
                 }
@@ -255,7 +287,7 @@ public struct StableBlockDeviceReferences: Rule {
                     DeviceSite(
                         index: assignment.index, range: (word.range.lowerBound + prefix.utf8.count)..<word.range.upperBound,
                         device: device, expectedType: "swap", optionalAtBoot: true,
-                        role: "kernel parameter resume= in \(assignment.key) is set", purpose: "for resume= in \(assignment.key)"))
+                        role: "kernel parameter resume= in \(assignment.key) is set", domain: "resume", purpose: "for resume= in \(assignment.key)"))
             }
         }
         return scan

@@ -93,7 +93,7 @@ struct BlockProbeTests {
             DiskMapping(guestName: "/dev/sda", hostPath: first.path), DiskMapping(guestName: "/dev/sdb", hostPath: second.path),
         ])
         #expect(inventory.devices(withUUID: Self.rootUUID).count == 2)
-        guard case .refused(let why) = inventory.resolveUUID(for: "/dev/sda") else {
+        guard case .refused(_, let why) = inventory.resolveUUID(for: "/dev/sda") else {
             Issue.record("a shared UUID must be refused")
             return
         }
@@ -111,17 +111,17 @@ struct BlockProbeTests {
                 .init(sizeMiB: 2, content: .empty),
             ])
         let inventory = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: image.path)])
-        guard case .refused(let missing) = inventory.resolveUUID(for: "/dev/sdc1") else {
+        guard case .refused(_, let missing) = inventory.resolveUUID(for: "/dev/sdc1") else {
             Issue.record("sdc1 is not probed")
             return
         }
         #expect(missing.contains("not among the probed block devices"))
-        guard case .refused(let empty) = inventory.resolveUUID(for: "/dev/sda2") else {
+        guard case .refused(_, let empty) = inventory.resolveUUID(for: "/dev/sda2") else {
             Issue.record("sda2 is empty")
             return
         }
         #expect(empty.contains("no recognisable filesystem"))
-        guard case .refused(let typed) = inventory.resolveUUID(for: "/dev/sda1", expectedType: "ext4") else {
+        guard case .refused(_, let typed) = inventory.resolveUUID(for: "/dev/sda1", expectedType: "ext4") else {
             Issue.record("swap is not ext4")
             return
         }

@@ -142,7 +142,7 @@ struct CLITests {
         let guest = try FixtureGuest()
         defer { guest.cleanUp() }
         let result = try Support.guestprep(["plan", "--root", guest.root.path, "--detailed-exitcode"])
-        #expect(result.status == 0)
+        #expect(result.status == 3, "nothing can be resolved, so the fstab lines block")
         #expect(result.stdout.contains("pass --disk NAME=IMAGE"))
         #expect(result.stdout.contains("blocker /etc/fstab:4:"))
     }
@@ -195,7 +195,8 @@ struct CrashInjectionTests {
                 let history = try Support.guestprep(["history", "--root", guest.root.path, "--format", "json"])
                 let runs = try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]] ?? []
                 let state = runs.last?["state"] as? String
-                #expect(state == "interrupted" || state == "applied", "step \(k): state \(state ?? "none")")
+                // Killed before the run directory was renamed into place: no run, nothing touched.
+                #expect(state == "interrupted" || state == "applied" || (k == 1 && state == nil), "step \(k): state \(state ?? "none")")
                 if state == "interrupted" {
                     let plan = try Support.guestprep(["plan"] + guest.arguments)
                     #expect(plan.stdout.contains("was interrupted"), "step \(k): plan must report the interrupted run")

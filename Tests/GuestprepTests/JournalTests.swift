@@ -3,6 +3,7 @@ import CGuestprepShim
 import Foundation
 import GuestFS
 import GuestprepCore
+import Apply
 import Journal
 import Planning
 import Rules
@@ -149,7 +150,11 @@ struct JournalTests {
         try Support.write("notes\n", to: guest.file("var/lib/guestprep/backups/README"))
         #expect(try RunHistory.runs(in: root).count == 1)
         try Support.write("{not json}\n" + text, to: journal)
-        #expect { try RunHistory.runs(in: root) } throws: {
+        // One damaged run is reported as such; it does not make the whole history unreadable.
+        let damaged = try RunHistory.runs(in: root)
+        #expect(damaged.map(\.state) == [.damaged])
+        #expect(damaged.first?.problem?.contains("journal.jsonl:1:") == true)
+        #expect { try Rollback(root: root).rollBack(runID: outcome.runID, force: true) } throws: {
             ($0 as? GuestprepError)?.code == .journal && ($0 as? GuestprepError)?.line == 1
         }
     }

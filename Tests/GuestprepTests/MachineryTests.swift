@@ -1,7 +1,9 @@
 import BlockProbe
 import Foundation
+import GuestFacts
 import GuestFS
 import GuestprepCore
+import Apply
 import Journal
 import Planning
 import Rules
@@ -66,7 +68,7 @@ struct MachineryTests {
             ])
         let devices = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path)])
         let plan = try Planner.plan(root: root, devices: devices, playbook: playbook)
-        #expect(plan.changes.map(\.action) == [.create, .delete, .modify])
+        #expect(plan.changes.map(\.kind) == [.create, .delete, .modify])
         let fstab = try #require(plan.changes.first { $0.path == "/etc/fstab" })
         #expect(fstab.rules == [WritesFiles.id, StableBlockDeviceReferences.id])
         #expect(
@@ -85,13 +87,154 @@ struct MachineryTests {
         #expect(try guest.snapshot() == original)
     }
 
-    @Test("a file cannot be proposed in a directory the guest lacks")
+    @Test("a file in a directory the guest lacks brings create-directory changes; rollback leaves no directory behind")
     func missingDirectory() throws {
         let guest = try FixtureGuest()
         defer { guest.cleanUp() }
-        let context = RuleContext(root: try GuestRoot(hostPath: guest.root.path), devices: DeviceInventory(devices: []))
-        #expect { try context.propose("/etc/nowhere/x.conf", contents: [1], rule: "t", reasons: []) } throws: {
-            ($0 as? GuestprepError)?.code == .refused
+        let original = try guest.snapshot()
+        let root = try GuestRoot(hostPath: guest.root.path)
+        let context = RuleContext(root: root, devices: DeviceInventory(devices: []), facts: try GuestFacts.gather(from: root))
+        try context.propose("/etc/systemd/network/10-eth0.link", contents: Array("[Match]\n".utf8), rule: "t", reasons: [])
+        #expect(context.changes.map(\.kind) == [.createDirectory, .createDirectory, .create])
+        #expect(context.changes.map(\.path) == ["/etc/systemd", "/etc/systemd/network", "/etc/systemd/network/10-eth0.link"])
+        #expect(try context.listDirectory("/etc/systemd") == ["network"])
+        #expect(try context.read("/etc/systemd/network/10-eth0.link") != nil)
+
+        // Withdrawing the file drops the directories made only for it.
+        context.withdraw("/etc/systemd/network/10-eth0.link")
+        #expect(context.changes.isEmpty)
+
+        try context.propose("/etc/systemd/network/10-eth0.link", contents: Array("[Match]\n".utf8), rule: "t", reasons: [])
+        let outcome = try Applier(root: root, tool: "test").apply(context.changes, playbook: "test")
+        var info = stat()
+        #expect(stat(guest.file("etc/systemd/network").path, &info) == 0)
+        #expect(info.st_mode & 0o7777 == 0o755, "the family's mode, whatever the umask")
+        #expect(try guest.read("etc/systemd/network/10-eth0.link") == "[Match]\n")
+        _ = try Rollback(root: root).rollBack(runID: outcome.runID, force: false)
+        #expect(!FileManager.default.fileExists(atPath: guest.file("etc/systemd").path))
+        #expect(try guest.snapshot() == original)
+    }
+
+    @Test("a directory guestprep created is not removed once someone put files in it")
+    func createdDirectoryInUse() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let root = try GuestRoot(hostPath: guest.root.path)
+        let context = RuleContext(root: root, devices: DeviceInventory(devices: []), facts: try GuestFacts.gather(from: root))
+        try context.proposeDirectory("/etc/guestprep-test.d", rule: "t", reasons: ["test"])
+        let outcome = try Applier(root: root, tool: "test").apply(context.changes, playbook: "test")
+        try Support.write("admin's\n", to: guest.file("etc/guestprep-test.d/mine.conf"))
+        #expect { try Rollback(root: root).rollBack(runID: outcome.runID, force: false) } throws: {
+            ($0 as? GuestprepError)?.code == .modifiedSinceApply
         }
+        #expect(try guest.read("etc/guestprep-test.d/mine.conf") == "admin's\n")
+    }
+
+    /// Moves a file aside into a directory guestprep owns beside it.
+    struct MovesAside: Rule {
+        static let id = "test-moves-aside"
+        static let summary = "test rule"
+        static let parameterNames: [String] = []
+        init(parameters: RuleParameters) {}
+        init() {}
+
+        func evaluate(in context: RuleContext) throws {
+            try context.proposeRenameAside(
+                "/etc/sysconfig/network-scripts/ifcfg-eth0", to: "/etc/sysconfig/network-scripts/guestprep-aside/ifcfg-eth0",
+                rule: Self.id, reasons: ["replaced by a keyfile"])
+        }
+    }
+
+    @Test("rename-aside moves a file into a new directory; rollback moves it back and removes the directory")
+    func renameAside() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        try Support.write("DEVICE=eth0\nBOOTPROTO=dhcp\n", to: guest.file("etc/sysconfig/network-scripts/ifcfg-eth0"))
+        let original = try guest.snapshot()
+        let root = try GuestRoot(hostPath: guest.root.path)
+        let plan = try Planner.plan(
+            root: root, devices: DeviceInventory(devices: []),
+            playbook: Playbook(name: "t", source: "t", steps: [.init(rule: MovesAside(), ruleID: MovesAside.id, line: 1)]))
+        #expect(plan.changes.map(\.kind) == [.createDirectory, .renameAside])
+        let outcome = try Applier(root: root, tool: "test").apply(plan)
+        #expect(!FileManager.default.fileExists(atPath: guest.file("etc/sysconfig/network-scripts/ifcfg-eth0").path))
+        #expect(try guest.read("etc/sysconfig/network-scripts/guestprep-aside/ifcfg-eth0") == "DEVICE=eth0\nBOOTPROTO=dhcp\n")
+        _ = try Rollback(root: root).rollBack(runID: outcome.runID, force: false)
+        #expect(try guest.snapshot() == original)
+    }
+
+    /// Inserts two lines at the top of fstab, above the lines the UUID rule rewrites.
+    struct InsertsAbove: Rule {
+        static let id = "test-inserts-above"
+        static let summary = "test rule"
+        static let parameterNames: [String] = []
+        init(parameters: RuleParameters) {}
+        init() {}
+
+        func evaluate(in context: RuleContext) throws {
+            let fstab = try #require(try context.read("/etc/fstab"))
+            try context.propose(
+                "/etc/fstab", contents: Array("# first inserted line\n# second inserted line\n".utf8) + fstab.contents, rule: Self.id,
+                reasons: ["header"])
+        }
+    }
+
+    @Test("two rules edit one file, the second inserting lines above the first one's edits: both survive validation")
+    func insertAboveAnotherRulesEdit() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let root = try GuestRoot(hostPath: guest.root.path)
+        let devices = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path)])
+        let plan = try Planner.plan(
+            root: root, devices: devices,
+            playbook: Playbook(
+                name: "t", source: "t",
+                steps: [
+                    .init(rule: StableBlockDeviceReferences(targets: [.fstab]), ruleID: StableBlockDeviceReferences.id, line: 1),
+                    .init(rule: InsertsAbove(), ruleID: InsertsAbove.id, line: 2),
+                ]))
+        #expect(plan.failures.isEmpty)
+        #expect(!plan.findings.contains { $0.code == "plan.validation-failed" }, "\(plan.findings)")
+        let fstab = try #require(plan.changes.first { $0.path == "/etc/fstab" })
+        #expect(fstab.rules == [StableBlockDeviceReferences.id, InsertsAbove.id])
+        _ = try Applier(root: root, tool: "test").apply(plan)
+        let written = try guest.read("etc/fstab")
+        #expect(written.hasPrefix("# first inserted line\n"))
+        #expect(written.contains("UUID=\(FixtureGuest.rootUUID)"))
+    }
+
+    /// Fails half-way, after proposing a change.
+    struct FailsHalfway: Rule {
+        static let id = "test-fails-halfway"
+        static let summary = "test rule"
+        static let parameterNames: [String] = []
+        init(parameters: RuleParameters) {}
+        init() {}
+
+        func evaluate(in context: RuleContext) throws {
+            try context.propose("/etc/half-done.conf", contents: [1], rule: Self.id, reasons: [])
+            throw GuestprepError(.io, "could not read something", path: "/etc/x", cause: "Permission denied (errno 13)")
+        }
+    }
+
+    @Test("a rule that throws becomes an error for that rule alone: its proposals are dropped, the others still run")
+    func failingRuleIsolated() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let root = try GuestRoot(hostPath: guest.root.path)
+        let devices = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path)])
+        let plan = try Planner.plan(
+            root: root, devices: devices,
+            playbook: Playbook(
+                name: "t", source: "t",
+                steps: [
+                    .init(rule: FailsHalfway(), ruleID: FailsHalfway.id, line: 1),
+                    .init(rule: StableBlockDeviceReferences(targets: [.fstab]), ruleID: StableBlockDeviceReferences.id, line: 2),
+                ]))
+        #expect(plan.failures.map(\.rule) == [FailsHalfway.id])
+        #expect(plan.failures.first?.error.errorNumber == nil && plan.failures.first?.error.code == .io)
+        #expect(!plan.changes.contains { $0.path == "/etc/half-done.conf" })
+        #expect(plan.changes.contains { $0.path == "/etc/fstab" })
+        #expect(plan.verdict == .error)
     }
 }

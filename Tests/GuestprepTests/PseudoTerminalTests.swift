@@ -39,7 +39,7 @@ struct PseudoTerminalTests {
         let original = try guest.snapshot()
 
         let declined = try runAtTerminal(["apply"] + guest.arguments, answer: "n\n")
-        #expect(declined.status == 0)
+        #expect(declined.status == 2, "declined: the changes are still pending")
         #expect(declined.output.contains("Apply 3 changes to 3 files? [y/N] "))
         #expect(declined.output.contains("Not applied; nothing was changed."))
         #expect(try guest.snapshot() == original)

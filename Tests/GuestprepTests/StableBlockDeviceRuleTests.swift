@@ -43,7 +43,7 @@ struct StableBlockDeviceRuleTests {
             /srv/export /exports none bind 0 0
             """
         #expect(change.proposed == Array(expected.utf8))
-        #expect(change.action == .modify)
+        #expect(change.kind == .modify)
         #expect(change.reasons.count == 3)
         // sda10 is not sda1: unresolvable, and optional at boot, so a warning on its own line.
         let finding = try #require(plan.findings.first { $0.line == 7 })

@@ -1,5 +1,10 @@
 import Foundation
+import Apply
+import BlockProbe
+import GuestFS
+import GuestFacts
 import GuestprepCore
+import Planning
 import Testing
 
 /// Paths and helpers every test shares: the repository, the shared corpus, scratch directories,
@@ -115,4 +120,18 @@ enum Support {
 struct SupportError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+extension Planner {
+    /// Plans with the facts gathered from the guest itself, as the CLI does.
+    static func plan(root: GuestRoot, devices: DeviceInventory, playbook: Playbook) throws -> Plan {
+        plan(root: root, devices: devices, facts: try GuestFacts.gather(from: root), playbook: playbook)
+    }
+}
+
+extension Applier {
+    /// Applies every change of a plan as one run.
+    func apply(_ plan: Plan) throws -> Outcome {
+        try apply(plan.changes, playbook: plan.playbook)
+    }
 }

@@ -7,6 +7,9 @@
 
 int guestprep_openat(int dirfd, const char *path, int flags, unsigned int mode);
 
+/// renameat2(RENAME_NOREPLACE): fails with EEXIST instead of replacing the destination.
+int guestprep_renameat_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
 /// O_PATH needs _GNU_SOURCE, which Swift's Glibc module is not built with.
 extern const int guestprep_O_PATH;
 

@@ -1,0 +1,208 @@
+import GuestFS
+import GuestprepCore
+import Journal
+
+/// Puts back what a run changed, newest step first, byte for byte with owner, mode and extended
+/// attributes. All or nothing: the journal, its backups and the guest are checked against each
+/// other before the first step is undone. Refuses to overwrite a file changed since (unless
+/// forced), and is idempotent: a rolled-back run, or a step already restored, is left alone.
+public struct Rollback {
+    public let root: GuestRoot
+    /// Runs the undo commands of reversible command steps.
+    public let runner: (any CommandStepRunner)?
+
+    public init(root: GuestRoot, runner: (any CommandStepRunner)? = nil) {
+        self.root = root
+        self.runner = runner
+    }
+
+    public struct Outcome: Sendable {
+        public var runID: String
+        public var restored: [String]
+        /// False when the run had already been rolled back.
+        public var didWork: Bool
+        /// What commands did that no command can undo: the admin's to undo by hand.
+        public var manualSteps: [String]
+    }
+
+    /// The run `rollback` acts on by default: the newest one not yet rolled back.
+    public func defaultRun() throws -> RunSummary? {
+        try RunHistory.runs(in: root).last { $0.state == .applied || $0.isUnfinished }
+    }
+
+    public func rollBack(runID: String, force: Bool) throws -> Outcome {
+        let lock = try root.lockExclusively(RunJournal.lockFile, holder: "guestprep rollback")
+        defer { withExtendedLifetime(lock) {} }
+        let journal = RunJournal(root: root, id: runID)
+        guard try root.isDirectory(journal.directory) else {
+            throw GuestprepError(
+                .notFound, "no run \(runID) in this guest; 'guestprep history' lists the runs",
+                path: root.display(RunJournal.backupsDirectory))
+        }
+        return try rollBackLocked(journal, force: force, reason: "requested")
+    }
+
+    /// One step to undo, decided before anything is touched.
+    private enum Undo {
+        case restore(path: GuestPath, contents: [UInt8], metadata: FileMetadata)
+        case remove(path: GuestPath)
+        case moveBack(from: GuestPath, to: GuestPath)
+        case removeDirectory(GuestPath)
+        case runUndo([String])
+    }
+
+    /// The rollback itself; the caller holds the lock.
+    @discardableResult
+    func rollBackLocked(_ journal: RunJournal, force: Bool, reason: String) throws -> Outcome {
+        let run = try journal.load()
+        let summary = RunSummary(id: journal.id, records: run.records)
+        if summary.state == .rolledBack || summary.state == .failedRolledBack {
+            return Outcome(runID: journal.id, restored: [], didWork: false, manualSteps: [])
+        }
+        try checkUnrecordedSteps(run, journal: journal)
+
+        var pending: [(step: Int, label: String, undo: Undo)] = []
+        var conflicts: [String] = []
+        var manual: [String] = []
+        // Paths the undos decided so far will remove: a directory guestprep created is empty
+        // enough to remove when all it holds goes with them.
+        var removed: Set<GuestPath> = []
+        for planned in run.manifest.reversed() {
+            guard let intent = run.intent(step: planned.step), !run.isRestored(step: planned.step) else { continue }
+            let label = planned.path ?? planned.command?.argv.joined(separator: " ") ?? "step \(planned.step)"
+            switch try decide(planned, intent: intent, run: run, journal: journal, force: force, removed: removed) {
+            case .nothing: continue
+            case .conflict(let why): conflicts.append("\(label) (\(why))")
+            case .manual(let note): manual.append(note)
+            case .undo(let undo):
+                pending.append((planned.step, label, undo))
+                switch undo {
+                case .remove(let path), .removeDirectory(let path), .moveBack(let path, _): removed.insert(path)
+                case .restore, .runUndo: break
+                }
+            }
+        }
+        if !conflicts.isEmpty {
+            throw GuestprepError(
+                .modifiedSinceApply,
+                "run \(journal.id) cannot be rolled back safely: \(conflicts.joined(separator: ", ")) no longer match what guestprep left; look at them, then use --force to restore the originals anyway"
+            )
+        }
+        if pending.contains(where: { if case .runUndo = $0.undo { true } else { false } }) && runner == nil {
+            throw GuestprepError(.refused, "run \(journal.id) needs commands run in the guest to undo it, and no way to run them was given")
+        }
+
+        var restored: [String] = []
+        for (step, label, undo) in pending {
+            switch undo {
+            case .restore(let path, let contents, let metadata):
+                try root.replaceFile(path, contents: contents, metadata: metadata)
+            case .remove(let path):
+                try root.removeFile(path)
+            case .moveBack(let from, let to):
+                try root.moveFile(from, to: to)
+            case .removeDirectory(let path):
+                try root.removeEmptyDirectory(path)
+            case .runUndo(let argv):
+                guard let runner else { continue }
+                let result = try runner.run(argv)
+                guard result.succeeded else {
+                    throw GuestprepError(
+                        .command, "undoing step \(step) with \(argv.joined(separator: " ")) failed with status \(result.status)",
+                        cause: result.outputTail)
+                }
+            }
+            if case .restore(let path, _, _) = undo {
+                // A crash inside an atomic replace leaves its temporary file; it is ours to remove.
+                try root.removeStaleTemporaries(beside: path)
+            }
+            try FaultInjection.stepCompleted()
+            var record = JournalRecord(.restored)
+            record.step = step
+            record.path = run.manifest[step - 1].path
+            try journal.append(record)
+            restored.append(label)
+        }
+        var done = JournalRecord(.rolledBack)
+        // A failed apply stays a failed apply, whoever finishes undoing it.
+        done.reason = run.records.contains { $0.type == .failed } ? "apply-failed" : reason
+        try journal.append(done)
+        return Outcome(runID: journal.id, restored: restored, didWork: true, manualSteps: manual)
+    }
+
+    private enum Decision {
+        case nothing
+        case conflict(String)
+        case manual(String)
+        case undo(Undo)
+    }
+
+    private func hash(_ path: GuestPath) throws -> String? {
+        do {
+            return try root.readFile(path).map { sha256Hex($0.contents) }
+        } catch let error as GuestprepError where error.code == .fileTooLarge || error.code == .notRegularFile {
+            return "not a file guestprep wrote"  // matches neither hash: a conflict
+        }
+    }
+
+    private func decide(
+        _ planned: ManifestStep, intent: JournalRecord, run: LoadedRun, journal: RunJournal, force: Bool, removed: Set<GuestPath>
+    ) throws -> Decision {
+        let path = planned.path.map({ GuestPath($0) })
+        switch planned.action {
+        case "create", "modify", "delete":
+            guard let path else { return .nothing }
+            let current = try hash(path)
+            if current == planned.originalSHA256 { return .nothing }  // never replaced, or already put back
+            if current != planned.newSHA256 && !force {
+                return .conflict(current == nil ? "deleted since" : "contents changed since")
+            }
+            guard let original = intent.original, let backup = intent.backup else { return .undo(.remove(path: path)) }
+            let contents = try journal.readBackup(backup, expected: original)
+            return .undo(.restore(path: path, contents: contents, metadata: try original.metadata()))
+        case "rename-aside":
+            guard let path, let destination = planned.destination.map({ GuestPath($0) }) else { return .nothing }
+            let atSource = try hash(path)
+            let atDestination = try hash(destination)
+            if atSource == planned.originalSHA256 && atDestination == nil { return .nothing }
+            if atSource == nil && atDestination == planned.originalSHA256 { return .undo(.moveBack(from: destination, to: path)) }
+            guard force, let original = intent.original, let backup = intent.backup else {
+                return .conflict("moved aside to \(destination), and one of the two changed since")
+            }
+            let contents = try journal.readBackup(backup, expected: original)
+            return .undo(.restore(path: path, contents: contents, metadata: try original.metadata()))
+        case "create-directory":
+            guard let path else { return .nothing }
+            guard try root.exists(path) else { return .nothing }
+            guard try root.listDirectory(path).allSatisfy({ removed.contains(path.appending($0)) }) else {
+                return force ? .manual("left \(path) in place: files were put in it since guestprep created it") : .conflict("no longer empty")
+            }
+            return .undo(.removeDirectory(path))
+        case "run-command":
+            guard let command = planned.command else { return .nothing }
+            let shown = command.argv.joined(separator: " ")
+            if let undo = command.undo {
+                return .undo(.runUndo(undo))  // undo commands are written to be safe to run again
+            }
+            let started = run.isDone(step: planned.step) ? "ran" : "may have run (interrupted)"
+            return .manual("step \(planned.step) \(started) \(shown), which cannot be undone automatically: \(command.manualUndo ?? "undo it by hand")")
+        default:
+            throw GuestprepError(.journal, "step \(planned.step) has action \(planned.action), which this guestprep does not know")
+        }
+    }
+
+    /// A step the journal never recorded must not have happened: if its file already holds what
+    /// the step writes, records were lost (a truncated journal), and nothing is touched.
+    private func checkUnrecordedSteps(_ run: LoadedRun, journal: RunJournal) throws {
+        for planned in run.manifest where run.intent(step: planned.step) == nil {
+            guard let path = planned.path.map({ GuestPath($0) }), ["create", "modify", "delete"].contains(planned.action) else { continue }
+            let current = try hash(path)
+            if current != planned.originalSHA256 && current == planned.newSHA256 {
+                throw GuestprepError(
+                    .journal,
+                    "run \(journal.id)'s journal has no record of step \(planned.step), yet \(path) holds what that step writes: the journal was cut short; refusing to roll back from it (compare with the backups by hand)",
+                    path: root.display(journal.journalPath))
+            }
+        }
+    }
+}

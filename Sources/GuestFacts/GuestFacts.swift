@@ -1,0 +1,142 @@
+import GuestFS
+import GuestprepCore
+
+/// The guest's init system, which decides how services are enabled and commands run at boot.
+public enum InitSystem: String, Sendable, Codable {
+    case systemd, sysvinit, openrc, unknown
+}
+
+/// A network configuration system whose files are present in the guest.
+public enum NetworkStack: String, Sendable, Codable, CaseIterable {
+    case ifupdown, netplan
+    case networkManager = "NetworkManager"
+    case ifcfgRHEL = "ifcfg-rhel"
+    case ifcfgSUSE = "ifcfg-suse"
+    case networkd = "systemd-networkd"
+}
+
+/// Where the guest keeps kernels, initramfs images and modules.
+public struct KernelInventoryPaths: Sendable, Codable, Equatable {
+    /// /boot/vmlinuz-*, /boot/vmlinux-*, /boot/Image-* …
+    public var kernels: [GuestPath]
+    /// /boot/initrd.img-*, /boot/initramfs-*.img, /boot/initrd-* …
+    public var initramfsImages: [GuestPath]
+    /// /lib/modules/<version> (merged /usr: /usr/lib/modules).
+    public var moduleDirectories: [GuestPath]
+
+    public init(kernels: [GuestPath] = [], initramfsImages: [GuestPath] = [], moduleDirectories: [GuestPath] = []) {
+        self.kernels = kernels
+        self.initramfsImages = initramfsImages
+        self.moduleDirectories = moduleDirectories
+    }
+}
+
+/// Facts about the guest, gathered once per run and handed to every rule.
+public struct GuestFacts: Sendable {
+    public var os: OSRelease?
+    public var profile: FamilyProfile
+    public var initSystem: InitSystem
+    /// Network configuration systems with configuration present, in `NetworkStack` order.
+    public var networkStacks: [NetworkStack]
+    /// Boot loader configuration files present (grub.cfg, BLS entries, /etc/default/grub …).
+    public var bootloaderFiles: [GuestPath]
+    public var kernels: KernelInventoryPaths
+
+    public var family: DistroFamily { profile.family }
+
+    public init(
+        os: OSRelease?, profile: FamilyProfile? = nil, initSystem: InitSystem = .unknown, networkStacks: [NetworkStack] = [],
+        bootloaderFiles: [GuestPath] = [], kernels: KernelInventoryPaths = KernelInventoryPaths()
+    ) {
+        self.os = os
+        self.profile = profile ?? FamilyTable.profile(for: os)
+        self.initSystem = initSystem
+        self.networkStacks = networkStacks
+        self.bootloaderFiles = bootloaderFiles
+        self.kernels = kernels
+    }
+
+    /// Reads every fact from the guest. Call `GuestShape.check` first: this assumes a guest.
+    public static func gather(from root: GuestRoot) throws -> GuestFacts {
+        let os = try OSRelease.read(from: root)
+        return GuestFacts(
+            os: os, initSystem: try initSystem(root), networkStacks: try networkStacks(root),
+            bootloaderFiles: try bootloaderFiles(root), kernels: try kernelPaths(root))
+    }
+
+    static func initSystem(_ root: GuestRoot) throws -> InitSystem {
+        // /sbin/init is what the kernel starts; its link target names the init system.
+        for path: GuestPath in ["/sbin/init", "/usr/sbin/init"] {
+            if case .symlink(let target) = try root.entry(path) {
+                if target.contains("systemd") { return .systemd }
+                if target.contains("openrc") { return .openrc }
+                if target.contains("busybox") { return .openrc }  // Alpine: busybox init runs OpenRC
+            }
+        }
+        for path: GuestPath in ["/lib/systemd/systemd", "/usr/lib/systemd/systemd"] where try root.exists(path) {
+            return .systemd
+        }
+        if try root.exists("/sbin/openrc") || root.exists("/usr/sbin/openrc") { return .openrc }
+        if try root.exists("/etc/inittab") { return .sysvinit }
+        return .unknown
+    }
+
+    static func networkStacks(_ root: GuestRoot) throws -> [NetworkStack] {
+        func any(_ directory: GuestPath, _ matches: (String) -> Bool) throws -> Bool {
+            try root.listDirectory(directory).contains(where: matches)
+        }
+        var found: [NetworkStack] = []
+        if try root.exists("/etc/network/interfaces") { found.append(.ifupdown) }
+        if try any("/etc/netplan", { $0.hasSuffix(".yaml") }) { found.append(.netplan) }
+        if try any("/etc/NetworkManager/system-connections", { _ in true }) || root.exists("/usr/sbin/NetworkManager") {
+            found.append(.networkManager)
+        }
+        if try any("/etc/sysconfig/network-scripts", { $0.hasPrefix("ifcfg-") && $0 != "ifcfg-lo" }) { found.append(.ifcfgRHEL) }
+        if try any("/etc/sysconfig/network", { $0.hasPrefix("ifcfg-") && $0 != "ifcfg-lo" }) { found.append(.ifcfgSUSE) }
+        for directory: GuestPath in ["/etc/systemd/network", "/run/systemd/network", "/usr/lib/systemd/network", "/lib/systemd/network"] {
+            if try any(directory, { $0.hasSuffix(".network") }) {
+                found.append(.networkd)
+                break
+            }
+        }
+        return found
+    }
+
+    static func bootloaderFiles(_ root: GuestRoot) throws -> [GuestPath] {
+        var found: [GuestPath] = []
+        let fixed: [GuestPath] = [
+            "/etc/default/grub", "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/boot/grub2/grubenv", "/boot/grub/grubenv",
+            "/etc/kernel/cmdline", "/boot/extlinux/extlinux.conf", "/boot/loader/loader.conf",
+        ]
+        for path in fixed where try root.exists(path) { found.append(path) }
+        for name in try root.listDirectory("/boot/loader/entries") where name.hasSuffix(".conf") {
+            found.append(GuestPath("/boot/loader/entries").appending(name))
+        }
+        for vendor in try root.listDirectory("/boot/efi/EFI") {
+            let directory = GuestPath("/boot/efi/EFI").appending(vendor)
+            for name in try root.listDirectory(directory) where name.hasSuffix(".cfg") || name.hasSuffix(".efi") {
+                found.append(directory.appending(name))
+            }
+        }
+        return found
+    }
+
+    static func kernelPaths(_ root: GuestRoot) throws -> KernelInventoryPaths {
+        let boot = try root.listDirectory("/boot")
+        let kernelPrefixes = ["vmlinuz-", "vmlinux-", "Image-", "kernel-"]
+        let initramfsPrefixes = ["initrd.img-", "initramfs-", "initrd-"]
+        var modules: [GuestPath] = []
+        // Merged /usr makes /lib a link to /usr/lib: list one, not both.
+        for base: GuestPath in ["/lib/modules", "/usr/lib/modules"] {
+            let canonical = (try? root.canonicalPath(base)) ?? base
+            let names = try root.listDirectory(canonical).map { canonical.appending($0) }
+            for path in names where !modules.contains(path) { modules.append(path) }
+        }
+        return KernelInventoryPaths(
+            kernels: boot.filter { name in kernelPrefixes.contains { name.hasPrefix($0) } }.map { GuestPath("/boot").appending($0) },
+            initramfsImages: boot.filter { name in initramfsPrefixes.contains { name.hasPrefix($0) } }.map {
+                GuestPath("/boot").appending($0)
+            },
+            moduleDirectories: modules)
+    }
+}
