@@ -163,6 +163,7 @@ public struct Applier {
             }
             guard let contents = written?.contents else { continue }
             for validator in change.validators {
+                try FaultInjection.failPoint("apply-validation")
                 try validator.validate(proposed: contents, original: change.original?.contents, path: root.display(path))
             }
         }

@@ -27,3 +27,16 @@ public enum FaultInjection {
         return Int(String(cString: raw))
     }
 }
+
+extension FaultInjection {
+    /// Test-only: with `GUESTPREP_FAULT_FAIL_AT=<name>`, the named point throws an I/O error,
+    /// so tests can prove that a failure to check surfaces as an error, never as "nothing to do".
+    public static func failPoint(_ name: String) throws {
+        #if DEBUG
+            if let raw = getenv("GUESTPREP_FAULT_FAIL_AT"), String(cString: raw) == name {
+                throw GuestprepError(
+                    .io, "injected failure at \(name) (GUESTPREP_FAULT_FAIL_AT)", cause: "Input/output error (errno \(EIO))")
+            }
+        #endif
+    }
+}

@@ -22,6 +22,10 @@ public enum PlanRendering {
                 out += "\(finding.message) [\(finding.code)]\n"
             }
         }
+        if plan.changes.isEmpty && !plan.failures.isEmpty {
+            out += "\nNo changes listed, but the plan is incomplete: see the errors above.\n"
+            return out + summary(plan, findings: findings)
+        }
         if plan.changes.isEmpty {
             out += "\nNo changes: the guest already matches playbook \(plan.playbook).\n"
             return out + summary(plan, findings: findings)

@@ -77,6 +77,7 @@ public enum Planner {
             guard let path = change.path, let proposed = change.proposed else { continue }
             do {
                 for validator in change.validators {
+                    try FaultInjection.failPoint("plan-validation")
                     try validator.validate(proposed: proposed, original: change.original?.contents, path: path.description)
                 }
             } catch let error as GuestprepError where error.code == .validation {
