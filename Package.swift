@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, bottom to top (each module depends only on those above it in this list):
-//   C bindings → GuestprepCore → GuestFS / BlockProbe → Dialects → Rules → Planning → Journal → GuestprepCLI
+//   C bindings → GuestprepCore → GuestFS / BlockProbe / HostProcess → Dialects → Rules → Planning → Journal → GuestprepCLI
 let package = Package(
     name: "guestprep",
     platforms: [.macOS(.v13)],
@@ -19,6 +19,8 @@ let package = Package(
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .target(name: "CGuestprepShim"),
+        // Process plumbing Glibc lacks (pipe2).
+        .target(name: "CProcessShim"),
 
         // Error currency, findings, byte lines, unified diffs, hashing, test fault hook.
         .target(
@@ -32,12 +34,14 @@ let package = Package(
             dependencies: [
                 "GuestprepCore", "CGuestprepShim",
             ]),
+        // Host processes behind the swappable `ProcessRunner` (posix_spawn), and the parent's side of any child.
+        .target(name: "HostProcess", dependencies: ["GuestprepCore", "CProcessShim"]),
         // Block-device facts: libblkid on image files and devices, libudev enumeration in live mode.
         .target(name: "BlockProbe", dependencies: ["GuestprepCore", "CBlkid", "CUdev"]),
         // Lossless parsers/renderers, one per configuration format.
         .target(name: "Dialects", dependencies: ["GuestprepCore"]),
         // Remediations: inspect → findings → proposed changes.
-        .target(name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects"]),
+        .target(name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "HostProcess"]),
         // Playbooks and plans (what to change, shown as diffs).
         .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "Rules", "Yams"]),
         // Write-ahead journal, apply, validate, rollback, history.
@@ -57,7 +61,7 @@ let package = Package(
             name: "GuestprepTests",
             dependencies: [
                 "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI", "CGuestprepShim",
-                "CTestSupport",
+                "HostProcess", "CTestSupport",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import GuestprepCore
+import HostProcess
 import Testing
 
 /// Paths and helpers every test shares: the repository, the shared corpus, scratch directories,
