@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, bottom to top (each module depends only on those above it in this list):
-//   C bindings → GuestprepCore → GuestFS / BlockProbe / HostProcess → Dialects → Rules → Planning → Journal → GuestprepCLI
+//   C bindings → GuestprepCore → GuestFS / BlockProbe / HostProcess → Executor / Dialects → Rules → Planning → Journal → GuestprepCLI
 let package = Package(
     name: "guestprep",
     platforms: [.macOS(.v13)],
@@ -19,7 +19,7 @@ let package = Package(
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .target(name: "CGuestprepShim"),
-        // Process plumbing Glibc lacks (pipe2).
+        // pipe2, and the fork into a chroot in a private mount namespace (only async-signal-safe calls before exec).
         .target(name: "CProcessShim"),
 
         // Error currency, findings, byte lines, unified diffs, hashing, test fault hook.
@@ -36,6 +36,8 @@ let package = Package(
             ]),
         // Host processes behind the swappable `ProcessRunner` (posix_spawn), and the parent's side of any child.
         .target(name: "HostProcess", dependencies: ["GuestprepCore", "CProcessShim"]),
+        // Commands run inside the guest: live directly, offline chrooted in a private mount namespace.
+        .target(name: "Executor", dependencies: ["GuestprepCore", "GuestFS", "HostProcess", "CProcessShim"]),
         // Block-device facts: libblkid on image files and devices, libudev enumeration in live mode.
         .target(name: "BlockProbe", dependencies: ["GuestprepCore", "CBlkid", "CUdev"]),
         // Lossless parsers/renderers, one per configuration format.
@@ -61,7 +63,7 @@ let package = Package(
             name: "GuestprepTests",
             dependencies: [
                 "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI", "CGuestprepShim",
-                "HostProcess", "CTestSupport",
+                "HostProcess", "Executor", "CTestSupport",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]
 )
