@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the build, the tests, the demo and the benchmark need.
-DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema
+DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema busybox-static
 SWIFT_BUILD_FLAGS ?=
 DEMO_DIR := .demo
 

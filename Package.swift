@@ -3,8 +3,8 @@ import PackageDescription
 
 // Layers, bottom to top; each module imports only modules below it, and declares exactly those
 // (`make test` builds with --explicit-target-dependency-import-check error):
-//   C bindings → GuestprepCore → GuestFS, BlockProbe → Dialects → GuestFacts → Rules → Planning
-//   → Journal (guest files only) → Apply → GuestprepCLI → guestprep
+//   C bindings → GuestprepCore → GuestFS, BlockProbe, HostProcess → Executor, Dialects → GuestFacts
+//   → Rules → Planning → Journal (guest files only) → Apply → GuestprepCLI → guestprep
 let package = Package(
     name: "guestprep",
     platforms: [.macOS(.v13)],
@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .target(name: "CGuestprepShim"),
+        // pipe2, and the fork into a chroot in a private mount namespace (only async-signal-safe calls before exec).
+        .target(name: "CProcessShim"),
 
         // Error currency, findings, byte lines, unified diffs, hashing, test fault hook.
         .target(
@@ -30,6 +32,10 @@ let package = Package(
             ]),
         // The only door to guest files: confined path resolution, atomic replace, metadata, locks.
         .target(name: "GuestFS", dependencies: ["GuestprepCore", "CGuestprepShim"]),
+        // Host processes behind the swappable `ProcessRunner` (posix_spawn), and the parent's side of any child.
+        .target(name: "HostProcess", dependencies: ["GuestprepCore", "CProcessShim"]),
+        // Commands run inside the guest: live directly, offline chrooted in a private mount namespace.
+        .target(name: "Executor", dependencies: ["GuestprepCore", "GuestFS", "HostProcess", "CProcessShim"]),
         // Block-device facts: libblkid on image files and devices, libudev enumeration in live mode.
         .target(name: "BlockProbe", dependencies: ["GuestprepCore", "CBlkid", "CUdev"]),
         // Lossless parsers/renderers, one per configuration format.
@@ -37,19 +43,19 @@ let package = Package(
         // What the guest is: os-release, family table, init system, network stacks, kernels; shape checks.
         .target(name: "GuestFacts", dependencies: ["GuestprepCore", "GuestFS", "Dialects"]),
         // Remediations: inspect → findings → typed changes.
-        .target(name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "GuestFacts"]),
+        .target(name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "GuestFacts", "HostProcess", "Executor"]),
         // Playbooks and plans (what to change, shown as diffs), saved plans.
-        .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Rules", "Yams"]),
+        .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Executor", "Rules", "Yams"]),
         // Write-ahead journal records, run directories, history: guest files only.
         .target(name: "Journal", dependencies: ["GuestprepCore", "GuestFS"]),
         // Applying changes through the journal, validation after writing, rollback.
-        .target(name: "Apply", dependencies: ["GuestprepCore", "GuestFS", "Journal", "Rules"]),
+        .target(name: "Apply", dependencies: ["GuestprepCore", "GuestFS", "Journal", "Rules", "Executor"]),
         // Subcommands (one file each) over a context that tests can drive.
         .target(
             name: "GuestprepCLI",
             dependencies: [
-                "GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Rules", "Planning", "Journal", "Apply",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "HostProcess", "Executor", "Rules", "Planning", "Journal",
+                "Apply", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], resources: [.embedInCode("Resources/default.yaml")]),
         .executableTarget(name: "guestprep", dependencies: ["GuestprepCLI"]),
 
@@ -59,7 +65,7 @@ let package = Package(
             name: "GuestprepTests",
             dependencies: [
                 "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "GuestFacts", "Rules", "Planning", "Journal", "Apply",
-                "GuestprepCLI", "CGuestprepShim", "CTestSupport",
+                "GuestprepCLI", "CGuestprepShim", "HostProcess", "Executor", "CTestSupport",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]
 )

@@ -1,5 +1,6 @@
 import GuestFS
 import GuestprepCore
+import Executor
 import Journal
 import Rules
 
@@ -10,9 +11,9 @@ public struct Applier {
     public let root: GuestRoot
     public let tool: String
     /// Runs run-command steps; a plan with commands and no runner is refused before any change.
-    public let runner: (any CommandStepRunner)?
+    public let runner: (any GuestExecutor)?
 
-    public init(root: GuestRoot, tool: String, runner: (any CommandStepRunner)? = nil) {
+    public init(root: GuestRoot, tool: String, runner: (any GuestExecutor)? = nil) {
         self.root = root
         self.tool = tool
         self.runner = runner
@@ -139,7 +140,7 @@ public struct Applier {
             try root.createDirectory(path, mode: mode)
         case .runCommand(let command):
             guard let runner else { throw GuestprepError(.refused, "no way to run commands in this guest") }
-            let result = try runner.run(command.argv)
+            let result = try runner.run(GuestCommand(command.argv))
             done.status = result.status
             done.output = result.outputTail
             guard result.succeeded else {
@@ -196,4 +197,9 @@ public struct Applier {
             )
         }
     }
+}
+
+extension GuestCommandResult {
+    /// The last bytes of what the command printed (stdout, then stderr), for the journal and messages.
+    var outputTail: String { String(decoding: (stdoutBytes + stderrBytes).suffix(2048), as: UTF8.self) }
 }

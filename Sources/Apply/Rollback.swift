@@ -1,5 +1,6 @@
 import GuestFS
 import GuestprepCore
+import Executor
 import Journal
 
 /// Puts back what a run changed, newest step first, byte for byte with owner, mode and extended
@@ -9,9 +10,9 @@ import Journal
 public struct Rollback {
     public let root: GuestRoot
     /// Runs the undo commands of reversible command steps.
-    public let runner: (any CommandStepRunner)?
+    public let runner: (any GuestExecutor)?
 
-    public init(root: GuestRoot, runner: (any CommandStepRunner)? = nil) {
+    public init(root: GuestRoot, runner: (any GuestExecutor)? = nil) {
         self.root = root
         self.runner = runner
     }
@@ -105,7 +106,7 @@ public struct Rollback {
                 try root.removeEmptyDirectory(path)
             case .runUndo(let argv):
                 guard let runner else { continue }
-                let result = try runner.run(argv)
+                let result = try runner.run(GuestCommand(argv))
                 guard result.succeeded else {
                     throw GuestprepError(
                         .command, "undoing step \(step) with \(argv.joined(separator: " ")) failed with status \(result.status)",

@@ -88,7 +88,7 @@ struct ApplyCommand: ParsableCommand {
             }
         }
         guard !selected.isEmpty else { return finalVerdict(pending: declined) }
-        let outcome = try Applier(root: prepared.root, tool: "guestprep \(GuestprepCommand.version)", runner: nil)
+        let outcome = try Applier(root: prepared.root, tool: "guestprep \(GuestprepCommand.version)", runner: prepared.executor)
             .apply(selected, playbook: plan.playbook)
         let rootArgument = prepared.root.isLive ? "" : " --root \(prepared.root.hostPath)"
         console.out(

@@ -1,4 +1,5 @@
 import Foundation
+import HostProcess
 
 #if canImport(Glibc)
     import Glibc
@@ -57,9 +58,10 @@ public enum OutputFailure {
     }
 }
 
-/// The console commands use; tests swap in their own around a run.
+/// What commands talk to: the console and the process runner; tests swap in their own around a run.
 public enum CommandEnvironment {
     @TaskLocal public static var console: any Console = StandardConsole()
+    @TaskLocal public static var runner: any ProcessRunner = SpawnProcessRunner()
 }
 
 extension Console {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BlockProbe
+import Executor
 import Foundation
 import GuestFS
 import GuestFacts
@@ -30,6 +31,11 @@ struct GuestOptions: ParsableArguments {
 
     /// The root, refused unless it looks like an installed (and fully mounted) guest, and the
     /// facts every rule shares.
+    /// How commands run inside this guest (live, or chrooted into the offline root).
+    func executor(for guest: GuestRoot) -> any GuestExecutor {
+        GuestExecutors.make(for: guest, runner: CommandEnvironment.runner)
+    }
+
     func openGuest() throws -> (GuestRoot, GuestFacts) {
         let guest = try openRoot()
         try GuestShape.check(guest)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BlockProbe
+import Executor
 import GuestFS
 import GuestFacts
 import GuestprepCore
@@ -51,6 +52,7 @@ struct PreparedPlan {
     var plan: Plan
     var preliminaryFindings: [Finding]
     var unfinishedRuns: [RunSummary]
+    var executor: any GuestExecutor
 
     init(guest: GuestOptions, playbook: Playbook) throws {
         self.playbook = playbook
@@ -65,7 +67,8 @@ struct PreparedPlan {
                     rule: "guestprep", code: run.state == .damaged ? "journal.damaged" : "journal.unfinished-run", severity: .blocker,
                     message: Applier.unfinishedRunError(run, root: root).message))
         }
-        plan = Planner.plan(root: root, devices: devices, facts: facts, playbook: playbook)
+        executor = guest.executor(for: root)
+        plan = Planner.plan(root: root, devices: devices, facts: facts, playbook: playbook, executor: executor)
     }
 
     var allFindings: [Finding] { preliminaryFindings + plan.findings }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Executor
 import Apply
 import GuestprepCore
 import Journal
@@ -24,7 +25,7 @@ struct RollbackCommand: ParsableCommand {
         try reportingErrors {
             let console = CommandEnvironment.console
             let guest = try GuestOptions.parse(["--root", root]).openRoot()
-            let rollback = Rollback(root: guest)
+            let rollback = Rollback(root: guest, runner: GuestExecutors.make(for: guest, runner: CommandEnvironment.runner))
             let target: RunSummary
             if let runID {
                 guard let run = try RunHistory.runs(in: guest).first(where: { $0.id == runID }) else {

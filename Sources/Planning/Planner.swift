@@ -1,4 +1,5 @@
 import BlockProbe
+import Executor
 import GuestFS
 import GuestFacts
 import GuestprepCore
@@ -63,8 +64,10 @@ public enum Planner {
     /// A rule that throws becomes a failure for that rule and the others still run. A proposal
     /// whose contents fail validation is withdrawn and reported as a blocker; a validator that
     /// cannot check at all is a failure, and its change is withdrawn too.
-    public static func plan(root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, playbook: Playbook) -> Plan {
-        let context = RuleContext(root: root, devices: devices, facts: facts)
+    public static func plan(
+        root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, playbook: Playbook, executor: (any GuestExecutor)? = nil
+    ) -> Plan {
+        let context = RuleContext(root: root, devices: devices, facts: facts, executor: executor)
         var failures: [RuleFailure] = []
         for step in playbook.steps {
             do {

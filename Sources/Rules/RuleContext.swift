@@ -1,4 +1,5 @@
 import BlockProbe
+import Executor
 import GuestFS
 import GuestFacts
 import GuestprepCore
@@ -9,6 +10,9 @@ public final class RuleContext {
     public let root: GuestRoot
     public let devices: DeviceInventory
     public let facts: GuestFacts
+    /// Runs read-only queries in the guest while planning (dpkg-query, rpm -q …); nil where no
+    /// command can run (then a rule that needs one says so as an error).
+    public let executor: (any GuestExecutor)?
     public private(set) var findings: [Finding] = []
     public private(set) var changes: [Change] = []
     public private(set) var setValidators: [any ChangeSetValidator] = []
@@ -16,10 +20,11 @@ public final class RuleContext {
     /// Directories created only because a proposed file needs them: dropped with their last file.
     private var automaticDirectories: Set<GuestPath> = []
 
-    public init(root: GuestRoot, devices: DeviceInventory, facts: GuestFacts) {
+    public init(root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, executor: (any GuestExecutor)? = nil) {
         self.root = root
         self.devices = devices
         self.facts = facts
+        self.executor = executor
     }
 
     public var isLive: Bool { root.isLive }

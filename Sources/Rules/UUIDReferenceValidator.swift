@@ -1,6 +1,7 @@
 import BlockProbe
 import Dialects
 import GuestprepCore
+import HostProcess
 
 /// After a rewrite: each rewritten line carries exactly the UUID= references planned, and each
 /// UUID names exactly one probed device.

@@ -2,6 +2,7 @@ import BlockProbe
 import Foundation
 import GuestFS
 import GuestprepCore
+import HostProcess
 import Planning
 import Rules
 import Testing

@@ -4,6 +4,7 @@ import BlockProbe
 import GuestFS
 import GuestFacts
 import GuestprepCore
+import HostProcess
 import Planning
 import Testing
 
