@@ -119,7 +119,14 @@ public final class GuestRoot: Sendable {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlinkat(dirFD, name, &buffer, buffer.count - 1)
         guard length >= 0 else { throw GuestprepError.system("reading symbolic link", path: display) }
-        return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let bytes = buffer[0..<length].map { UInt8(bitPattern: $0) }
+        // Decoding lossily would turn the target into another name (U+FFFD), which may exist.
+        guard let target = String(validating: bytes, as: UTF8.self) else {
+            throw GuestprepError(
+                .refused, "is a symbolic link whose target is not valid UTF-8 (\(TerminalText.escape(bytes))); guestprep cannot follow it exactly",
+                path: display)
+        }
+        return target
     }
 
     /// A readable directory descriptor for the resolved parent (O_PATH ones cannot be fsynced).
@@ -249,8 +256,24 @@ public final class GuestRoot: Sendable {
         return GuestFile(path: resolved.canonical, contents: contents, metadata: metadata)
     }
 
-    /// Names in a directory (without "." and ".."), sorted; empty when the directory is missing.
+    /// Names in a directory (without "." and ".."), sorted by their bytes; empty when the directory
+    /// is missing. A name that is not valid UTF-8 is an error naming it (escaped): decoded lossily
+    /// it would become another name, which may exist too. `listDirectoryBytes` returns every name.
     public func listDirectory(_ path: GuestPath) throws -> [String] {
+        try listDirectoryBytes(path).map { bytes in
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                throw GuestprepError(
+                    .refused,
+                    "holds an entry whose name is not valid UTF-8 (\(TerminalText.escape(bytes))); guestprep cannot name it exactly: rename or remove it, then run again",
+                    path: display(path))
+            }
+            return name
+        }
+    }
+
+    /// Names in a directory as the bytes `readdir` returned (without "." and ".."), sorted
+    /// bytewise; empty when the directory is missing.
+    public func listDirectoryBytes(_ path: GuestPath) throws -> [[UInt8]] {
         let resolved: Resolved
         do {
             resolved = try resolve(path, allowMissingLeaf: true)
@@ -269,14 +292,12 @@ public final class GuestRoot: Sendable {
             throw GuestprepError.system("opening directory", path: shown)
         }
         defer { closedir(dir) }
-        var names: [String] = []
+        var names: [[UInt8]] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            if name != [UInt8(ascii: ".")] && name != [UInt8(ascii: "."), UInt8(ascii: ".")] { names.append(name) }
         }
-        return names.sorted()
+        return names.sorted { $0.lexicographicallyPrecedes($1) }
     }
 
     // MARK: Writing
