@@ -229,11 +229,22 @@ public final class GuestRoot: Sendable {
         guard fd >= 0 else { throw GuestprepError.system("opening", path: shown) }
         let file = Descriptor(fd)
         try requireSameRegularFile(file.fd, as: info, singleLink: false, path: resolved.canonical)
+        return try readOpenedFile(
+            file, path: resolved.canonical, limit: limit,
+            advice: "guestprep only edits configuration files up to \(Self.sizeText(limit)). If this really is configuration, "
+                + "trim it (stale entries, long comment blocks) and run again; if it is not, something else sits at this path "
+                + "in the guest (check that --root is the guest's root directory)")
+    }
+
+    /// The bytes and metadata of an opened regular file, refusing more than `limit` bytes with a
+    /// message that names the size, the limit and `advice` (what to do about it).
+    func readOpenedFile(_ file: Descriptor, path: GuestPath, limit: Int, advice: String) throws -> GuestFile {
+        let shown = display(path)
         var opened = stat()
         guard fstat(file.fd, &opened) == 0 else { throw GuestprepError.system("fstat", path: shown) }
         guard opened.st_size <= limit else {
             throw GuestprepError(
-                .fileTooLarge, "is \(opened.st_size) bytes, over the \(limit)-byte limit for configuration files", path: shown)
+                .fileTooLarge, "is \(Self.sizeText(Int(opened.st_size))), over the \(Self.sizeText(limit)) limit: \(advice)", path: shown)
         }
         var contents: [UInt8] = []
         contents.reserveCapacity(Int(opened.st_size))
@@ -247,13 +258,23 @@ public final class GuestRoot: Sendable {
             if got == 0 { break }
             contents += chunk[0..<got]
             guard contents.count <= limit else {
-                throw GuestprepError(.fileTooLarge, "grew past the \(limit)-byte limit while being read", path: shown)
+                throw GuestprepError(.fileTooLarge, "grew past the \(Self.sizeText(limit)) limit while being read: \(advice)", path: shown)
             }
         }
         let metadata = FileMetadata(
             mode: UInt32(opened.st_mode & 0o7777), uid: opened.st_uid, gid: opened.st_gid,
             xattrs: try ExtendedAttributes.read(fd: file.fd, path: shown))
-        return GuestFile(path: resolved.canonical, contents: contents, metadata: metadata)
+        return GuestFile(path: path, contents: contents, metadata: metadata)
+    }
+
+    /// "16 MiB" for whole mebibytes, "20000000 bytes (19.1 MiB)" otherwise, so both the exact
+    /// number and its scale are there to read.
+    static func sizeText(_ bytes: Int) -> String {
+        let mebibyte = 1 << 20
+        if bytes >= mebibyte && bytes % mebibyte == 0 { return "\(bytes / mebibyte) MiB" }
+        if bytes < mebibyte { return "\(bytes) bytes" }
+        let tenths = (bytes * 10 + mebibyte / 2) / mebibyte
+        return "\(bytes) bytes (\(tenths / 10).\(tenths % 10) MiB)"
     }
 
     /// Names in a directory (without "." and ".."), sorted by their bytes; empty when the directory

@@ -242,6 +242,26 @@ struct GuestRootTests {
             ])
     }
 
+    @Test("a file over the size limit says how big it is, the limit, and what to do")
+    func oversizeMessage() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let big = layout.guest.appendingPathComponent("etc/fstab")
+        try Support.write("", to: big)
+        try Support.must("truncate", ["-s", "17M", big.path])
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        #expect { try root.readFile("/etc/fstab") } throws: { error in
+            guard let error = error as? GuestprepError, error.code == .fileTooLarge else { return false }
+            return error.path == layout.guest.path + "/etc/fstab" && error.message.contains("is 17 MiB, over the 16 MiB limit")
+                && error.message.contains("guestprep only edits configuration files up to 16 MiB")
+                && error.message.contains("trim it")
+        }
+        try Support.must("truncate", ["-s", "20000000", big.path])
+        #expect { try root.readFile("/etc/fstab") } throws: { error in
+            (error as? GuestprepError)?.message.hasPrefix("is 20000000 bytes (19.1 MiB), over the 16 MiB limit") == true
+        }
+    }
+
     @Test("guest paths are equal, hashed and ordered by their bytes, not by Unicode equivalence")
     func pathsAreBytes() {
         let decomposed = GuestPath("/etc/caf\u{65}\u{301}")
