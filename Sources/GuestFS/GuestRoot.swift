@@ -13,7 +13,7 @@ import GuestprepCore
 public final class GuestRoot: Sendable {
     /// The host directory given as `--root` ("/" for the live system).
     public let hostPath: String
-    private let root: Descriptor
+    let root: Descriptor
     /// True when the root is the running system's own "/".
     public let isLive: Bool
 
@@ -130,13 +130,13 @@ public final class GuestRoot: Sendable {
     }
 
     /// A readable directory descriptor for the resolved parent (O_PATH ones cannot be fsynced).
-    private func openDirectory(_ parent: Descriptor, display: String) throws -> Descriptor {
+    func openDirectory(_ parent: Descriptor, display: String) throws -> Descriptor {
         let fd = guestprep_openat(parent.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
         guard fd >= 0 else { throw GuestprepError.system("opening directory", path: display) }
         return Descriptor(fd)
     }
 
-    private func fsyncDirectory(_ dir: Descriptor, of path: GuestPath) throws {
+    func fsyncDirectory(_ dir: Descriptor, of path: GuestPath) throws {
         guard retryingEINTR({ fsync(dir.fd) }) == 0 else {
             throw GuestprepError.system("fsync of directory", path: display(path.parent))
         }
@@ -168,7 +168,7 @@ public final class GuestRoot: Sendable {
     /// Checks that the descriptor just opened is the regular file that was checked before opening
     /// (nothing swapped in between) and, for files guestprep writes in place, that it has no
     /// other name: writing to a hard link would change another file too.
-    private func requireSameRegularFile(_ fd: Int32, as before: stat?, singleLink: Bool, path: GuestPath) throws {
+    func requireSameRegularFile(_ fd: Int32, as before: stat?, singleLink: Bool, path: GuestPath) throws {
         var opened = stat()
         guard fstat(fd, &opened) == 0 else { throw GuestprepError.system("fstat", path: display(path)) }
         guard opened.st_mode & S_IFMT == S_IFREG else {
@@ -328,12 +328,18 @@ public final class GuestRoot: Sendable {
     /// A reader sees the old file or the new one, never a mix, even across a power cut.
     public func replaceFile(_ path: GuestPath, contents: [UInt8], metadata: FileMetadata) throws {
         let resolved = try resolve(path, allowMissingLeaf: true)
-        let shown = display(resolved.canonical)
         if resolved.exists || resolved.isRoot {
             _ = try requireRegularFile(resolved, doing: "replaces")
         }
         let dir = try openDirectory(resolved.parent, display: display(resolved.canonical.parent))
-        let temp = Self.tempName(for: resolved.name)
+        try replaceAtomically(in: dir, name: resolved.name, path: resolved.canonical, contents: contents, metadata: metadata)
+    }
+
+    /// The atomic replace itself, in an open (readable) directory: temp file beside the target,
+    /// bytes, owner, mode, xattrs, fsync, rename over the target, fsync the directory.
+    func replaceAtomically(in dir: Descriptor, name: String, path: GuestPath, contents: [UInt8], metadata: FileMetadata) throws {
+        let shown = display(path)
+        let temp = Self.tempName(for: name)
         let fd = guestprep_openat(dir.fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw GuestprepError.system("creating temporary file beside", path: shown) }
         var renamed = false
@@ -351,11 +357,11 @@ public final class GuestRoot: Sendable {
             try ExtendedAttributes.replace(fd: file.fd, with: metadata.xattrs, path: shown)
             guard retryingEINTR({ fsync(file.fd) }) == 0 else { throw GuestprepError.system("fsync", path: shown) }
         }
-        guard renameat(dir.fd, temp, dir.fd, resolved.name) == 0 else {
+        guard renameat(dir.fd, temp, dir.fd, name) == 0 else {
             throw GuestprepError.system("renaming temporary file over", path: shown)
         }
         renamed = true
-        try fsyncDirectory(dir, of: resolved.canonical)
+        try fsyncDirectory(dir, of: path)
     }
 
     /// Removes a regular file and makes the removal durable.
@@ -412,68 +418,6 @@ public final class GuestRoot: Sendable {
         }
     }
 
-    /// Opens one of guestprep's own files for writing in place (journal, lock), creating it with
-    /// `mode`: never a device node, FIFO, symlink or hard link, which could carry the write to
-    /// another file or to a host device.
-    private func openOwnFile(_ path: GuestPath, flags: Int32, mode: UInt32) throws -> (file: Descriptor, resolved: Resolved) {
-        for attempt in 1...2 {
-            let resolved = try resolve(path, allowMissingLeaf: true)
-            let before = resolved.exists || resolved.isRoot ? try requireRegularFile(resolved, doing: "writes") : nil
-            // O_EXCL when the file is new, so nothing can be slipped in between the check and the open.
-            let create = before == nil ? O_CREAT | O_EXCL : 0
-            let fd = guestprep_openat(
-                resolved.parent.fd, resolved.name, flags | create | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode_t(mode))
-            if fd < 0 && errno == EEXIST && attempt == 1 { continue }  // another process created it first
-            guard fd >= 0 else { throw GuestprepError.system("opening", path: display(resolved.canonical)) }
-            let file = Descriptor(fd)
-            try requireSameRegularFile(file.fd, as: before, singleLink: true, path: resolved.canonical)
-            return (file, resolved)
-        }
-        throw GuestprepError(.io, "could not open after two attempts", path: display(path))
-    }
-
-    /// Appends bytes to a regular file (creating it with `mode`) and fsyncs before returning:
-    /// when this returns, the bytes survive a crash.
-    public func appendDurably(_ path: GuestPath, _ bytes: [UInt8], mode: UInt32 = 0o600) throws {
-        let (file, resolved) = try openOwnFile(path, flags: O_WRONLY | O_APPEND, mode: mode)
-        let shown = display(resolved.canonical)
-        try writeAll(file.fd, bytes, path: shown)
-        guard retryingEINTR({ fsync(file.fd) }) == 0 else { throw GuestprepError.system("fsync", path: shown) }
-        if !resolved.exists {
-            let dir = try openDirectory(resolved.parent, display: display(resolved.canonical.parent))
-            try fsyncDirectory(dir, of: resolved.canonical)
-        }
-    }
-
-    /// Takes an exclusive advisory lock on a lock file, failing if another process still holds it
-    /// after `patience` seconds. The short wait covers a lock released a moment ago whose open
-    /// file a forked child of the releasing process still shares until it execs.
-    public func lockExclusively(_ path: GuestPath, holder: String, patience: Double = 2) throws -> GuestLock {
-        let (file, resolved) = try openOwnFile(path, flags: O_RDWR, mode: 0o600)
-        let shown = display(resolved.canonical)
-        var waited = 0.0
-        while flock(file.fd, LOCK_EX | LOCK_NB) != 0 {
-            if errno == EWOULDBLOCK && waited < patience {
-                usleep(50_000)
-                waited += 0.05
-                continue
-            }
-            if errno == EWOULDBLOCK {
-                var buffer = [UInt8](repeating: 0, count: 256)
-                let got = buffer.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress, $0.count, 0) }
-                let other = got > 0 ? String(decoding: buffer[0..<got], as: UTF8.self).trimmingTrailingNewlines : "another process"
-                throw GuestprepError(
-                    .locked, "another guestprep apply or rollback is running on this guest (\(other)); wait for it to finish", path: shown)
-            }
-            throw GuestprepError.system("locking", path: shown)
-        }
-        // Who holds it, for the message another process prints.
-        _ = ftruncate(file.fd, 0)
-        let note = Array("\(holder) pid \(getpid())\n".utf8)
-        _ = note.withUnsafeBytes { pwrite(file.fd, $0.baseAddress, $0.count, 0) }
-        return GuestLock(file)
-    }
-
     private static func tempName(for name: String) -> String {
         // Stay well under NAME_MAX (255) whatever the target's name length.
         let stem = String(name.utf8.prefix(200)) ?? "file"
@@ -486,12 +430,4 @@ public final class GuestLock: Sendable {
     private let file: Descriptor
 
     init(_ file: Descriptor) { self.file = file }
-}
-
-extension String {
-    var trimmingTrailingNewlines: String {
-        var copy = self
-        while copy.last == "\n" { copy.removeLast() }
-        return copy
-    }
 }
