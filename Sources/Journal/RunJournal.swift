@@ -23,10 +23,10 @@ public struct RunJournal: Sendable {
         while try root.exists(journal.directory) {
             journal = RunJournal(root: root, id: newRunID())
         }
-        try root.makeDirectories(stateDirectory, mode: 0o700)
-        try root.makeDirectories(backupsDirectory, mode: 0o700)
-        try root.makeDirectories(journal.directory, mode: 0o700)
-        try root.makeDirectories(journal.directory.appending("files"), mode: 0o700)
+        try root.makeOwnDirectories(stateDirectory, mode: 0o700, in: stateDirectory)
+        try root.makeOwnDirectories(backupsDirectory, mode: 0o700, in: stateDirectory)
+        try root.makeOwnDirectories(journal.directory, mode: 0o700, in: stateDirectory)
+        try root.makeOwnDirectories(journal.directory.appending("files"), mode: 0o700, in: stateDirectory)
         return journal
     }
 
@@ -52,7 +52,7 @@ public struct RunJournal: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var bytes = Array(try encoder.encode(record))
         bytes.append(UInt8(ascii: "\n"))
-        try root.appendDurably(journalPath, bytes)
+        try root.appendDurably(journalPath, bytes, in: Self.stateDirectory)
         try FaultInjection.stepCompleted()
     }
 
@@ -60,17 +60,17 @@ public struct RunJournal: Sendable {
     /// so it goes (atomically) before anything is appended after it; otherwise the next record
     /// would be glued to it and the whole journal would read as damaged.
     func discardPartialLastLine() throws {
-        guard let file = try root.readFile(journalPath, limit: 64 << 20),
+        guard let file = try root.readOwnFile(journalPath, limit: 64 << 20, in: Self.stateDirectory),
             let last = file.contents.last, last != UInt8(ascii: "\n")
         else { return }
         let keep = file.contents.lastIndex(of: UInt8(ascii: "\n")).map { file.contents.index(after: $0) } ?? 0
-        try root.replaceFile(journalPath, contents: Array(file.contents[..<keep]), metadata: file.metadata)
+        try root.replaceOwnFile(journalPath, contents: Array(file.contents[..<keep]), metadata: file.metadata, in: Self.stateDirectory)
     }
 
     /// Saves a step's original bytes (fsynced, 0600) and returns the path to record.
     public func saveBackup(step: Int, contents: [UInt8]) throws -> String {
         let relative = "files/\(step).orig"
-        try root.replaceFile(directory.appending(relative), contents: contents, metadata: FileMetadata(mode: 0o600, uid: 0, gid: 0))
+        try root.replaceOwnFile(directory.appending(relative), contents: contents, metadata: FileMetadata(mode: 0o600, uid: 0, gid: 0), in: Self.stateDirectory)
         try FaultInjection.stepCompleted()
         return relative
     }
@@ -78,7 +78,7 @@ public struct RunJournal: Sendable {
     /// A backup's bytes, checked against the hash recorded for them: a damaged backup is an error,
     /// never silently "nothing to restore".
     public func readBackup(_ relative: String, expected: FileState) throws -> [UInt8] {
-        guard let file = try root.readFile(directory.appending(relative)) else {
+        guard let file = try root.readOwnFile(directory.appending(relative), in: Self.stateDirectory) else {
             throw GuestprepError(
                 .journal, "backup \(relative) of run \(id) is missing; the original cannot be restored from it",
                 path: root.display(directory.appending(relative)))
@@ -94,7 +94,7 @@ public struct RunJournal: Sendable {
     /// Every record, in order. A last line without its newline was cut short by a crash mid-append,
     /// never acknowledged, and is ignored; damage anywhere else is an error.
     public func records() throws -> [JournalRecord] {
-        guard let file = try root.readFile(journalPath, limit: 64 << 20) else {
+        guard let file = try root.readOwnFile(journalPath, limit: 64 << 20, in: Self.stateDirectory) else {
             throw GuestprepError(.journal, "run \(id) has no journal", path: root.display(journalPath))
         }
         let lines = TextLines.split(file.contents)
