@@ -59,6 +59,7 @@ struct DeviceNameBytesTests {
             return
         }
         #expect(why.contains("not valid UTF-8"))
+        #expect { try DiskMapping(argument: "\(name)=/x.img") } throws: { ($0 as? GuestprepError)?.code == .usage }
     }
 
     @Test("classification reads bytes, and only ASCII names are kernel disk names")
@@ -70,5 +71,6 @@ struct DeviceNameBytesTests {
         #expect(DeviceReference.classify("/dev/sda\u{0661}") == .other)  // ARABIC-INDIC DIGIT ONE
         #expect(DeviceReference.classify("/dev/disk/by-id/dm-uuid-x") == .stable)
         #expect(DeviceReference.classify("/dev/disk/by-id/ata-\(Self.kelvin)") == .unstable(path: "/dev/disk/by-id/ata-\(Self.kelvin)"))
+        #expect(PartitionNaming.partition(1, of: "/dev/disk\u{0661}") == "/dev/disk\u{0661}1")  // not an ASCII digit: no "p"
     }
 }
