@@ -378,8 +378,11 @@ public final class GuestRoot: Sendable {
     /// tool's own name pattern, so nothing else can match).
     public func removeStaleTemporaries(beside path: GuestPath) throws {
         let canonical = try canonicalPath(path)
-        let prefix = ".\(String(canonical.name.utf8.prefix(200)) ?? canonical.name).guestprep-"
-        for name in try listDirectory(canonical.parent) where name.hasPrefix(prefix) {
+        // Bytes, not String.hasPrefix: under canonical equivalence another file whose name only
+        // looks like ours would match. Other names in the directory, UTF-8 or not, are not ours.
+        let prefix = Array(".\(Self.tempStem(for: canonical.name)).guestprep-".utf8)
+        for bytes in try listDirectoryBytes(canonical.parent) where bytes.starts(with: prefix) {
+            guard let name = String(validating: bytes, as: UTF8.self) else { continue }
             let resolved = try resolve(canonical.parent.appending(name), allowMissingLeaf: true)
             guard resolved.exists, try status(resolved).st_mode & S_IFMT == S_IFREG else { continue }
             try removeFile(resolved.canonical)
@@ -419,9 +422,12 @@ public final class GuestRoot: Sendable {
     }
 
     private static func tempName(for name: String) -> String {
-        // Stay well under NAME_MAX (255) whatever the target's name length.
-        let stem = String(name.utf8.prefix(200)) ?? "file"
-        return ".\(stem).guestprep-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        ".\(tempStem(for: name)).guestprep-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// The target's name in its temporaries: at most 200 bytes, to stay well under NAME_MAX (255).
+    private static func tempStem(for name: String) -> String {
+        String(name.utf8.prefix(200)) ?? "file"
     }
 }
 

@@ -242,6 +242,22 @@ struct GuestRootTests {
             ])
     }
 
+    @Test("stale temporaries are matched by bytes; odd names beside them neither match nor stop the clean-up")
+    func staleTemporariesByBytes() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let etc = layout.guest.appendingPathComponent("etc")
+        try Support.write("a\n", to: etc.appendingPathComponent("caf\u{e9}"))
+        try Support.write("ours\n", to: etc.appendingPathComponent(".caf\u{e9}.guestprep-1-2"))
+        try Support.write("not ours\n", to: etc.appendingPathComponent(".cafe\u{301}.guestprep-1-2"))
+        #expect(createRaw([UInt8(ascii: "."), 0xFF], in: etc))
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        try root.removeStaleTemporaries(beside: "/etc/caf\u{e9}")
+        #expect(try root.listDirectoryBytes("/etc").count == 3)
+        #expect(try !root.exists("/etc/.caf\u{e9}.guestprep-1-2"))
+        #expect(try root.exists("/etc/.cafe\u{301}.guestprep-1-2"))
+    }
+
     @Test("a file over the size limit says how big it is, the limit, and what to do")
     func oversizeMessage() throws {
         let layout = try Layout()
