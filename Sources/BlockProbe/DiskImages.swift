@@ -26,7 +26,9 @@ public struct DiskMapping: Sendable, Equatable {
         // What is left of bytes that are not UTF-8: such a name cannot be matched byte for byte.
         guard !name.unicodeScalars.contains("\u{FFFD}") else {
             throw GuestprepError(
-                .usage, "--disk NAME '\(TerminalText.escape(name))' holds bytes that are not valid UTF-8; name the disk by its kernel name (sda, vdb) instead")
+                .usage,
+                "--disk NAME '\(TerminalText.escape(name))' holds bytes that are not valid UTF-8; name the disk by its kernel name (sda, vdb) instead"
+            )
         }
     }
 
@@ -109,7 +111,9 @@ public enum DiskImageProbe {
             for name in device.allNames {
                 if let other = owner[Array(name.utf8)] {
                     throw GuestprepError(
-                        .usage, "two --disk devices are both named \(name): \(other.source) and \(device.source); give the disks names that do not overlap")
+                        .usage,
+                        "two --disk devices are both named \(name): \(other.source) and \(device.source); give the disks names that do not overlap"
+                    )
                 }
                 owner[Array(name.utf8)] = device
             }

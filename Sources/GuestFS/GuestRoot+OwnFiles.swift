@@ -116,7 +116,7 @@ extension GuestRoot {
     private func openOwnFile(_ path: GuestPath, flags: Int32, mode: UInt32, in stateDirectory: GuestPath) throws -> (
         file: Descriptor, dir: Descriptor, canonical: GuestPath, created: Bool
     ) {
-        guard case let (dir, parent)? = try openOwnDirectory(path.parent, in: stateDirectory) else {
+        guard case (let dir, let parent)? = try openOwnDirectory(path.parent, in: stateDirectory) else {
             throw GuestprepError(.notFound, "no such directory", path: display(path.parent))
         }
         let canonical = parent.appending(path.name)
@@ -144,10 +144,10 @@ extension GuestRoot {
 
     /// Reads one of guestprep's own files (a journal, a backup), or returns nil when it or its
     /// directory does not exist. Refuses symlinks, hard links and anything but a regular file.
-    public func readOwnFile(_ path: GuestPath, limit: Int = GuestRoot.defaultSizeLimit, in stateDirectory: GuestPath = GuestRoot.stateDirectory)
-        throws -> GuestFile?
-    {
-        guard case let (dir, parent)? = try openOwnDirectory(path.parent, in: stateDirectory) else { return nil }
+    public func readOwnFile(
+        _ path: GuestPath, limit: Int = GuestRoot.defaultSizeLimit, in stateDirectory: GuestPath = GuestRoot.stateDirectory
+    ) throws -> GuestFile? {
+        guard case (let dir, let parent)? = try openOwnDirectory(path.parent, in: stateDirectory) else { return nil }
         let canonical = parent.appending(path.name)
         guard let before = try ownFileStatus(dir, path.name, path: canonical) else { return nil }
         let fd = guestprep_openat(dir.fd, path.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0)
@@ -167,7 +167,7 @@ extension GuestRoot {
         _ path: GuestPath, contents: [UInt8], metadata: FileMetadata = FileMetadata(mode: 0o600, uid: 0, gid: 0),
         in stateDirectory: GuestPath = GuestRoot.stateDirectory
     ) throws {
-        guard case let (dir, parent)? = try openOwnDirectory(path.parent, in: stateDirectory) else {
+        guard case (let dir, let parent)? = try openOwnDirectory(path.parent, in: stateDirectory) else {
             throw GuestprepError(.notFound, "no such directory", path: display(path.parent))
         }
         let canonical = parent.appending(path.name)

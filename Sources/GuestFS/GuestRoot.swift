@@ -123,7 +123,8 @@ public final class GuestRoot: Sendable {
         // Decoding lossily would turn the target into another name (U+FFFD), which may exist.
         guard let target = String(validating: bytes, as: UTF8.self) else {
             throw GuestprepError(
-                .refused, "is a symbolic link whose target is not valid UTF-8 (\(TerminalText.escape(bytes))); guestprep cannot follow it exactly",
+                .refused,
+                "is a symbolic link whose target is not valid UTF-8 (\(TerminalText.escape(bytes))); guestprep cannot follow it exactly",
                 path: display)
         }
         return target

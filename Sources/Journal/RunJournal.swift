@@ -70,7 +70,8 @@ public struct RunJournal: Sendable {
     /// Saves a step's original bytes (fsynced, 0600) and returns the path to record.
     public func saveBackup(step: Int, contents: [UInt8]) throws -> String {
         let relative = "files/\(step).orig"
-        try root.replaceOwnFile(directory.appending(relative), contents: contents, metadata: FileMetadata(mode: 0o600, uid: 0, gid: 0), in: Self.stateDirectory)
+        try root.replaceOwnFile(
+            directory.appending(relative), contents: contents, metadata: FileMetadata(mode: 0o600, uid: 0, gid: 0), in: Self.stateDirectory)
         try FaultInjection.stepCompleted()
         return relative
     }

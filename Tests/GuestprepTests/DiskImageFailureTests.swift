@@ -18,12 +18,14 @@ struct DiskImageFailureTests {
         }
     }
 
-    @Test("a disk named like another disk's partition is refused, naming both", arguments: [
-        ("vda", "vda1", "/dev/vda1"),
-        ("nvme0n1", "nvme0n1p1", "/dev/nvme0n1p1"),
-        ("/dev/disk/by-id/X", "/dev/disk/by-id/X-part1", "/dev/disk/by-id/X-part1"),
-        ("mmcblk0", "mmcblk0p12", "/dev/mmcblk0p12"),
-    ])
+    @Test(
+        "a disk named like another disk's partition is refused, naming both",
+        arguments: [
+            ("vda", "vda1", "/dev/vda1"),
+            ("nvme0n1", "nvme0n1p1", "/dev/nvme0n1p1"),
+            ("/dev/disk/by-id/X", "/dev/disk/by-id/X-part1", "/dev/disk/by-id/X-part1"),
+            ("mmcblk0", "mmcblk0p12", "/dev/mmcblk0p12"),
+        ])
     func collidingNames(_ disk: String, _ other: String, _ both: String) throws {
         let directory = try Support.scratch("collide")
         defer { Support.cleanUp(directory) }
@@ -131,7 +133,10 @@ struct DiskImageFailureTests {
         #expect(chmod(image.path, 0o600) == 0)
         let result = try Support.run(
             "setpriv",
-            ["--reuid=65534", "--regid=65534", "--clear-groups", Support.binary, "inspect", "--root", guest.path, "--disk", "sda=\(image.path)"])
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", Support.binary, "inspect", "--root", guest.path, "--disk",
+                "sda=\(image.path)",
+            ])
         #expect(result.status == 1)
         #expect(result.stderr.contains(image.path))
         #expect(result.stderr.contains("Permission denied"))

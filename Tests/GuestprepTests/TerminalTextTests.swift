@@ -4,16 +4,18 @@ import Testing
 /// Guest bytes reach a terminal only escaped: no control sequence from a guest file can act on it.
 @Suite("Terminal-safe text")
 struct TerminalTextTests {
-    @Test("controls are escaped", arguments: [
-        ([0x1B, 0x5B, 0x32, 0x4A], "\\x1b[2J"),  // ESC [ 2 J: clear screen
-        ([0x61, 0x0D, 0x62], "a\\rb"),  // CR: overwrite the line
-        ([0x07], "\\x07"),  // BEL
-        ([0x7F], "\\x7f"),  // DEL
-        ([0x00, 0x08, 0x1F], "\\x00\\x08\\x1f"),
-        ([0xC2, 0x9B, 0x32, 0x4A], "\\u{9b}2J"),  // U+009B CSI, a C1 control
-        ([0xE2, 0x80, 0xAE], "\\u{202e}"),  // RIGHT-TO-LEFT OVERRIDE
-        ([0x0A], "\\n"),
-    ] as [([UInt8], String)])
+    @Test(
+        "controls are escaped",
+        arguments: [
+            ([0x1B, 0x5B, 0x32, 0x4A], "\\x1b[2J"),  // ESC [ 2 J: clear screen
+            ([0x61, 0x0D, 0x62], "a\\rb"),  // CR: overwrite the line
+            ([0x07], "\\x07"),  // BEL
+            ([0x7F], "\\x7f"),  // DEL
+            ([0x00, 0x08, 0x1F], "\\x00\\x08\\x1f"),
+            ([0xC2, 0x9B, 0x32, 0x4A], "\\u{9b}2J"),  // U+009B CSI, a C1 control
+            ([0xE2, 0x80, 0xAE], "\\u{202e}"),  // RIGHT-TO-LEFT OVERRIDE
+            ([0x0A], "\\n"),
+        ] as [([UInt8], String)])
     func controls(_ bytes: [UInt8], _ expected: String) {
         #expect(TerminalText.escape(bytes) == expected)
     }

@@ -106,8 +106,10 @@ extension UnifiedDiffTests {
     func nonUTF8Patch() throws {
         let cases: [([UInt8], [UInt8])] = [
             // Latin-1 é (0xE9), a lone 0xFF, a truncated sequence (0xC3 at the end of a line), CRLF.
-            (Array("# caf".utf8) + [0xE9] + Array("\n/dev/sda1 / ext4 defaults 0 1\n".utf8) + [0xFF, 0x0A],
-                Array("# caf".utf8) + [0xE9] + Array("\nUUID=1 / ext4 defaults 0 1\n".utf8) + [0xFF, 0x0A]),
+            (
+                Array("# caf".utf8) + [0xE9] + Array("\n/dev/sda1 / ext4 defaults 0 1\n".utf8) + [0xFF, 0x0A],
+                Array("# caf".utf8) + [0xE9] + Array("\nUUID=1 / ext4 defaults 0 1\n".utf8) + [0xFF, 0x0A]
+            ),
             ([0xC3, 0x0A, 0x61, 0x0D, 0x0A, 0xFF, 0xFE], [0xC3, 0x0A, 0x62, 0x0D, 0x0A, 0xFF, 0xFE, 0x0A]),
             ([0xFF], [0xC3]),
             ([], [0xC3, 0x28, 0x0A]),
