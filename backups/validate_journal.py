@@ -6,8 +6,13 @@ Usage: python3 backups/validate_journal.py path/to/journal.jsonl
 Every newline-terminated line (LF or CRLF) must be one JSON object that the schema accepts; blank
 lines are invalid. The first invalid line is printed as FILE:LINE: ERROR and the exit status is 1.
 A final line without a trailing newline is an append that was never acknowledged (a crash
-mid-write); it is reported as "unacknowledged partial record (ignored)" and not validated.
+mid-write); it is reported as "unacknowledged partial record (ignored)" and not validated,
+because guestprep ignores it too.
 Exit status: 0 valid, 1 invalid line, 2 usage error or unreadable file/schema.
+
+Lines are checked one at a time. The rules that relate records to each other (begin first, the
+begin record's manifest, step order, backup number = step; backups/README.md, "Integrity checks")
+are not checked here: a journal this script accepts can still be one guestprep calls damaged.
 
 Requires the `jsonschema` package (Draft 2020-12 support, version 4 or later).
 """
@@ -82,8 +87,9 @@ def main(argv):
         try:
             record = json.loads(partial.decode("utf-8"), parse_constant=_reject_constant)
             if not list(validator.iter_errors(record)):
-                # guestprep's reader ignores an unterminated last line only when it fails to decode.
-                note = f"; note: it parses as a complete {record['type']} record, which guestprep itself would read"
+                # guestprep's reader ignores an unterminated last line even when it decodes: each
+                # record is written with its newline in one write(), so it was never acknowledged.
+                note = f"; note: it parses as a complete {record['type']} record, but guestprep ignores it too"
         except (UnicodeDecodeError, ValueError):
             pass
         print(f"{path}:{line}: unacknowledged partial record (ignored){note}")

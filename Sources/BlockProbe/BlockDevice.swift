@@ -38,30 +38,45 @@ public struct BlockDevice: Sendable, Equatable, Codable {
 }
 
 /// Every block device the guest will have, indexed for exact lookups.
+///
+/// Names are compared as bytes, as the kernel, udev and libmount compare them: Swift's `String ==`
+/// is canonical equivalence, under which a by-id name spelt with U+212A KELVIN SIGN equals one
+/// with a plain "K", and the line would be rewritten to the other disk's UUID.
 public struct DeviceInventory: Sendable {
     public let devices: [BlockDevice]
-    private let byName: [String: Int]
-    private let byUUID: [String: [Int]]
+    private let byName: [[UInt8]: Int]
+    private let byUUID: [[UInt8]: [Int]]
 
     public init(devices: [BlockDevice]) {
         self.devices = devices
-        var byName: [String: Int] = [:]
-        var byUUID: [String: [Int]] = [:]
+        var byName: [[UInt8]: Int] = [:]
+        var byUUID: [[UInt8]: [Int]] = [:]
         for (index, device) in devices.enumerated() {
-            for name in device.allNames where byName[name] == nil { byName[name] = index }
-            if let uuid = device.uuid { byUUID[uuid.lowercased(), default: []].append(index) }
+            for name in device.allNames where byName[Array(name.utf8)] == nil { byName[Array(name.utf8)] = index }
+            if let uuid = device.uuid { byUUID[Self.uuidKey(uuid), default: []].append(index) }
         }
         self.byName = byName
         self.byUUID = byUUID
     }
 
-    /// The device a guest path names, matched exactly ("/dev/sda1" never matches "/dev/sda10").
+    /// The device a guest path names, matched exactly, byte for byte ("/dev/sda1" never matches
+    /// "/dev/sda10", "ata-\u{212A}" never matches "ata-K").
     public func device(named path: String) -> BlockDevice? {
+        device(namedBytes: Array(path.utf8))
+    }
+
+    /// The same for a name kept as the bytes the guest's file holds.
+    public func device(namedBytes path: [UInt8]) -> BlockDevice? {
         byName[path].map { devices[$0] }
     }
 
-    /// All probed devices carrying this filesystem UUID (case-insensitive, as blkid compares).
+    /// All probed devices carrying this filesystem UUID, ignoring ASCII case as blkid does (and
+    /// nothing else: Unicode case folding would make "\u{212A}" a "k").
     public func devices(withUUID uuid: String) -> [BlockDevice] {
-        (byUUID[uuid.lowercased()] ?? []).map { devices[$0] }
+        (byUUID[Self.uuidKey(uuid)] ?? []).map { devices[$0] }
+    }
+
+    private static func uuidKey(_ uuid: String) -> [UInt8] {
+        uuid.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
     }
 }

@@ -1,7 +1,8 @@
 import GuestprepCore
 
 /// An absolute path inside the guest ("/etc/fstab"), normalised lexically; what it names on the
-/// host is decided only by `GuestRoot`.
+/// host is decided only by `GuestRoot`. Equal, hashed and ordered by its UTF-8 bytes, as the kernel
+/// compares names: "e\u{301}" and "\u{e9}" are two files, though Swift's `String ==` calls them equal.
 public struct GuestPath: Sendable, Hashable, Comparable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
     /// Non-empty components without "." (".." is kept and resolved by `GuestRoot`).
     public let components: [String]
@@ -35,5 +36,19 @@ public struct GuestPath: Sendable, Hashable, Comparable, Codable, CustomStringCo
         GuestPath(components: components + GuestPath(component).components)
     }
 
-    public static func < (lhs: GuestPath, rhs: GuestPath) -> Bool { lhs.description < rhs.description }
+    public static func == (lhs: GuestPath, rhs: GuestPath) -> Bool {
+        lhs.components.count == rhs.components.count
+            && zip(lhs.components, rhs.components).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for component in components {
+            hasher.combine(component.utf8.count)
+            for byte in component.utf8 { hasher.combine(byte) }
+        }
+    }
+
+    public static func < (lhs: GuestPath, rhs: GuestPath) -> Bool {
+        lhs.description.utf8.lexicographicallyPrecedes(rhs.description.utf8)
+    }
 }

@@ -13,7 +13,7 @@ import GuestprepCore
 public final class GuestRoot: Sendable {
     /// The host directory given as `--root` ("/" for the live system).
     public let hostPath: String
-    private let root: Descriptor
+    let root: Descriptor
     /// True when the root is the running system's own "/".
     public let isLive: Bool
 
@@ -119,7 +119,15 @@ public final class GuestRoot: Sendable {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlinkat(dirFD, name, &buffer, buffer.count - 1)
         guard length >= 0 else { throw GuestprepError.system("reading symbolic link", path: display) }
-        return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let bytes = buffer[0..<length].map { UInt8(bitPattern: $0) }
+        // Decoding lossily would turn the target into another name (U+FFFD), which may exist.
+        guard let target = String(validating: bytes, as: UTF8.self) else {
+            throw GuestprepError(
+                .refused,
+                "is a symbolic link whose target is not valid UTF-8 (\(TerminalText.escape(bytes))); guestprep cannot follow it exactly",
+                path: display)
+        }
+        return target
     }
 
     /// A readable directory descriptor for the resolved parent (O_PATH ones cannot be fsynced).
@@ -161,7 +169,7 @@ public final class GuestRoot: Sendable {
     /// Checks that the descriptor just opened is the regular file that was checked before opening
     /// (nothing swapped in between) and, for files guestprep writes in place, that it has no
     /// other name: writing to a hard link would change another file too.
-    private func requireSameRegularFile(_ fd: Int32, as before: stat?, singleLink: Bool, path: GuestPath) throws {
+    func requireSameRegularFile(_ fd: Int32, as before: stat?, singleLink: Bool, path: GuestPath) throws {
         var opened = stat()
         guard fstat(fd, &opened) == 0 else { throw GuestprepError.system("fstat", path: display(path)) }
         guard opened.st_mode & S_IFMT == S_IFREG else {
@@ -222,11 +230,22 @@ public final class GuestRoot: Sendable {
         guard fd >= 0 else { throw GuestprepError.system("opening", path: shown) }
         let file = Descriptor(fd)
         try requireSameRegularFile(file.fd, as: info, singleLink: false, path: resolved.canonical)
+        return try readOpenedFile(
+            file, path: resolved.canonical, limit: limit,
+            advice: "guestprep only edits configuration files up to \(Self.sizeText(limit)). If this really is configuration, "
+                + "trim it (stale entries, long comment blocks) and run again; if it is not, something else sits at this path "
+                + "in the guest (check that --root is the guest's root directory)")
+    }
+
+    /// The bytes and metadata of an opened regular file, refusing more than `limit` bytes with a
+    /// message that names the size, the limit and `advice` (what to do about it).
+    func readOpenedFile(_ file: Descriptor, path: GuestPath, limit: Int, advice: String) throws -> GuestFile {
+        let shown = display(path)
         var opened = stat()
         guard fstat(file.fd, &opened) == 0 else { throw GuestprepError.system("fstat", path: shown) }
         guard opened.st_size <= limit else {
             throw GuestprepError(
-                .fileTooLarge, "is \(opened.st_size) bytes, over the \(limit)-byte limit for configuration files", path: shown)
+                .fileTooLarge, "is \(Self.sizeText(Int(opened.st_size))), over the \(Self.sizeText(limit)) limit: \(advice)", path: shown)
         }
         var contents: [UInt8] = []
         contents.reserveCapacity(Int(opened.st_size))
@@ -240,17 +259,43 @@ public final class GuestRoot: Sendable {
             if got == 0 { break }
             contents += chunk[0..<got]
             guard contents.count <= limit else {
-                throw GuestprepError(.fileTooLarge, "grew past the \(limit)-byte limit while being read", path: shown)
+                throw GuestprepError(.fileTooLarge, "grew past the \(Self.sizeText(limit)) limit while being read: \(advice)", path: shown)
             }
         }
         let metadata = FileMetadata(
             mode: UInt32(opened.st_mode & 0o7777), uid: opened.st_uid, gid: opened.st_gid,
             xattrs: try ExtendedAttributes.read(fd: file.fd, path: shown))
-        return GuestFile(path: resolved.canonical, contents: contents, metadata: metadata)
+        return GuestFile(path: path, contents: contents, metadata: metadata)
     }
 
-    /// Names in a directory (without "." and ".."), sorted; empty when the directory is missing.
+    /// "16 MiB" for whole mebibytes, "20000000 bytes (19.1 MiB)" otherwise, so both the exact
+    /// number and its scale are there to read.
+    static func sizeText(_ bytes: Int) -> String {
+        let mebibyte = 1 << 20
+        if bytes >= mebibyte && bytes % mebibyte == 0 { return "\(bytes / mebibyte) MiB" }
+        if bytes < mebibyte { return "\(bytes) bytes" }
+        let tenths = (bytes * 10 + mebibyte / 2) / mebibyte
+        return "\(bytes) bytes (\(tenths / 10).\(tenths % 10) MiB)"
+    }
+
+    /// Names in a directory (without "." and ".."), sorted by their bytes; empty when the directory
+    /// is missing. A name that is not valid UTF-8 is an error naming it (escaped): decoded lossily
+    /// it would become another name, which may exist too. `listDirectoryBytes` returns every name.
     public func listDirectory(_ path: GuestPath) throws -> [String] {
+        try listDirectoryBytes(path).map { bytes in
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                throw GuestprepError(
+                    .refused,
+                    "holds an entry whose name is not valid UTF-8 (\(TerminalText.escape(bytes))); guestprep cannot name it exactly: rename or remove it, then run again",
+                    path: display(path))
+            }
+            return name
+        }
+    }
+
+    /// Names in a directory as the bytes `readdir` returned (without "." and ".."), sorted
+    /// bytewise; empty when the directory is missing.
+    public func listDirectoryBytes(_ path: GuestPath) throws -> [[UInt8]] {
         let resolved: Resolved
         do {
             resolved = try resolve(path, allowMissingLeaf: true)
@@ -269,14 +314,12 @@ public final class GuestRoot: Sendable {
             throw GuestprepError.system("opening directory", path: shown)
         }
         defer { closedir(dir) }
-        var names: [String] = []
+        var names: [[UInt8]] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            if name != [UInt8(ascii: ".")] && name != [UInt8(ascii: "."), UInt8(ascii: ".")] { names.append(name) }
         }
-        return names.sorted()
+        return names.sorted { $0.lexicographicallyPrecedes($1) }
     }
 
     // MARK: Writing
@@ -286,12 +329,18 @@ public final class GuestRoot: Sendable {
     /// A reader sees the old file or the new one, never a mix, even across a power cut.
     public func replaceFile(_ path: GuestPath, contents: [UInt8], metadata: FileMetadata) throws {
         let resolved = try resolve(path, allowMissingLeaf: true)
-        let shown = display(resolved.canonical)
         if resolved.exists || resolved.isRoot {
             _ = try requireRegularFile(resolved, doing: "replaces")
         }
         let dir = try openDirectory(resolved.parent, display: display(resolved.canonical.parent))
-        let temp = Self.tempName(for: resolved.name)
+        try replaceAtomically(in: dir, name: resolved.name, path: resolved.canonical, contents: contents, metadata: metadata)
+    }
+
+    /// The atomic replace itself, in an open (readable) directory: temp file beside the target,
+    /// bytes, owner, mode, xattrs, fsync, rename over the target, fsync the directory.
+    func replaceAtomically(in dir: Descriptor, name: String, path: GuestPath, contents: [UInt8], metadata: FileMetadata) throws {
+        let shown = display(path)
+        let temp = Self.tempName(for: name)
         let fd = guestprep_openat(dir.fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw GuestprepError.system("creating temporary file beside", path: shown) }
         var renamed = false
@@ -309,11 +358,11 @@ public final class GuestRoot: Sendable {
             try ExtendedAttributes.replace(fd: file.fd, with: metadata.xattrs, path: shown)
             guard retryingEINTR({ fsync(file.fd) }) == 0 else { throw GuestprepError.system("fsync", path: shown) }
         }
-        guard renameat(dir.fd, temp, dir.fd, resolved.name) == 0 else {
+        guard renameat(dir.fd, temp, dir.fd, name) == 0 else {
             throw GuestprepError.system("renaming temporary file over", path: shown)
         }
         renamed = true
-        try fsyncDirectory(dir, of: resolved.canonical)
+        try fsyncDirectory(dir, of: path)
     }
 
     /// Removes a regular file and makes the removal durable.
@@ -330,8 +379,11 @@ public final class GuestRoot: Sendable {
     /// tool's own name pattern, so nothing else can match).
     public func removeStaleTemporaries(beside path: GuestPath) throws {
         let canonical = try canonicalPath(path)
-        let prefix = ".\(String(canonical.name.utf8.prefix(200)) ?? canonical.name).guestprep-"
-        for name in try listDirectory(canonical.parent) where name.hasPrefix(prefix) {
+        // Bytes, not String.hasPrefix: under canonical equivalence another file whose name only
+        // looks like ours would match. Other names in the directory, UTF-8 or not, are not ours.
+        let prefix = Array(".\(Self.tempStem(for: canonical.name)).guestprep-".utf8)
+        for bytes in try listDirectoryBytes(canonical.parent) where bytes.starts(with: prefix) {
+            guard let name = String(validating: bytes, as: UTF8.self) else { continue }
             let resolved = try resolve(canonical.parent.appending(name), allowMissingLeaf: true)
             guard resolved.exists, try status(resolved).st_mode & S_IFMT == S_IFREG else { continue }
             try removeFile(resolved.canonical)
@@ -370,72 +422,13 @@ public final class GuestRoot: Sendable {
         }
     }
 
-    /// Opens one of guestprep's own files for writing in place (journal, lock), creating it with
-    /// `mode`: never a device node, FIFO, symlink or hard link, which could carry the write to
-    /// another file or to a host device.
-    private func openOwnFile(_ path: GuestPath, flags: Int32, mode: UInt32) throws -> (file: Descriptor, resolved: Resolved) {
-        for attempt in 1...2 {
-            let resolved = try resolve(path, allowMissingLeaf: true)
-            let before = resolved.exists || resolved.isRoot ? try requireRegularFile(resolved, doing: "writes") : nil
-            // O_EXCL when the file is new, so nothing can be slipped in between the check and the open.
-            let create = before == nil ? O_CREAT | O_EXCL : 0
-            let fd = guestprep_openat(
-                resolved.parent.fd, resolved.name, flags | create | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode_t(mode))
-            if fd < 0 && errno == EEXIST && attempt == 1 { continue }  // another process created it first
-            guard fd >= 0 else { throw GuestprepError.system("opening", path: display(resolved.canonical)) }
-            let file = Descriptor(fd)
-            try requireSameRegularFile(file.fd, as: before, singleLink: true, path: resolved.canonical)
-            return (file, resolved)
-        }
-        throw GuestprepError(.io, "could not open after two attempts", path: display(path))
-    }
-
-    /// Appends bytes to a regular file (creating it with `mode`) and fsyncs before returning:
-    /// when this returns, the bytes survive a crash.
-    public func appendDurably(_ path: GuestPath, _ bytes: [UInt8], mode: UInt32 = 0o600) throws {
-        let (file, resolved) = try openOwnFile(path, flags: O_WRONLY | O_APPEND, mode: mode)
-        let shown = display(resolved.canonical)
-        try writeAll(file.fd, bytes, path: shown)
-        guard retryingEINTR({ fsync(file.fd) }) == 0 else { throw GuestprepError.system("fsync", path: shown) }
-        if !resolved.exists {
-            let dir = try openDirectory(resolved.parent, display: display(resolved.canonical.parent))
-            try fsyncDirectory(dir, of: resolved.canonical)
-        }
-    }
-
-    /// Takes an exclusive advisory lock on a lock file, failing if another process still holds it
-    /// after `patience` seconds. The short wait covers a lock released a moment ago whose open
-    /// file a forked child of the releasing process still shares until it execs.
-    public func lockExclusively(_ path: GuestPath, holder: String, patience: Double = 2) throws -> GuestLock {
-        let (file, resolved) = try openOwnFile(path, flags: O_RDWR, mode: 0o600)
-        let shown = display(resolved.canonical)
-        var waited = 0.0
-        while flock(file.fd, LOCK_EX | LOCK_NB) != 0 {
-            if errno == EWOULDBLOCK && waited < patience {
-                usleep(50_000)
-                waited += 0.05
-                continue
-            }
-            if errno == EWOULDBLOCK {
-                var buffer = [UInt8](repeating: 0, count: 256)
-                let got = buffer.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress, $0.count, 0) }
-                let other = got > 0 ? String(decoding: buffer[0..<got], as: UTF8.self).trimmingTrailingNewlines : "another process"
-                throw GuestprepError(
-                    .locked, "another guestprep apply or rollback is running on this guest (\(other)); wait for it to finish", path: shown)
-            }
-            throw GuestprepError.system("locking", path: shown)
-        }
-        // Who holds it, for the message another process prints.
-        _ = ftruncate(file.fd, 0)
-        let note = Array("\(holder) pid \(getpid())\n".utf8)
-        _ = note.withUnsafeBytes { pwrite(file.fd, $0.baseAddress, $0.count, 0) }
-        return GuestLock(file)
-    }
-
     private static func tempName(for name: String) -> String {
-        // Stay well under NAME_MAX (255) whatever the target's name length.
-        let stem = String(name.utf8.prefix(200)) ?? "file"
-        return ".\(stem).guestprep-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        ".\(tempStem(for: name)).guestprep-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// The target's name in its temporaries: at most 200 bytes, to stay well under NAME_MAX (255).
+    private static func tempStem(for name: String) -> String {
+        String(name.utf8.prefix(200)) ?? "file"
     }
 }
 
@@ -444,12 +437,4 @@ public final class GuestLock: Sendable {
     private let file: Descriptor
 
     init(_ file: Descriptor) { self.file = file }
-}
-
-extension String {
-    var trimmingTrailingNewlines: String {
-        var copy = self
-        while copy.last == "\n" { copy.removeLast() }
-        return copy
-    }
 }

@@ -6,13 +6,21 @@ public enum UnifiedDiff {
         case insert(Int)
     }
 
-    /// The diff text, or "" when the contents are equal. `nil` content stands for a missing file.
+    /// The diff as text, or "" when the contents are equal. `nil` content stands for a missing file.
+    /// Bytes that are not UTF-8 become U+FFFD here, so this is for display only (and still needs
+    /// `TerminalText.escape` before a terminal); `renderBytes` is the diff `patch` applies.
     public static func render(old: [UInt8]?, new: [UInt8]?, oldLabel: String, newLabel: String, context: Int = 3) -> String {
-        if old == new { return "" }
+        String(decoding: renderBytes(old: old, new: new, oldLabel: oldLabel, newLabel: newLabel, context: context), as: UTF8.self)
+    }
+
+    /// The diff exactly as `diff -u` would write it, byte for byte (lines that are not UTF-8
+    /// included), or empty when the contents are equal. `nil` content stands for a missing file.
+    public static func renderBytes(old: [UInt8]?, new: [UInt8]?, oldLabel: String, newLabel: String, context: Int = 3) -> [UInt8] {
+        if old == new { return [] }
         let a = TextLines.split(old ?? [])
         let b = TextLines.split(new ?? [])
         let edits = LineDiff.edits(a, b)
-        var out = "--- \(old == nil ? "/dev/null" : oldLabel)\n+++ \(new == nil ? "/dev/null" : newLabel)\n"
+        var out = Array("--- \(old == nil ? "/dev/null" : oldLabel)\n+++ \(new == nil ? "/dev/null" : newLabel)\n".utf8)
 
         // Lines of each side consumed before each edit, for hunk headers.
         var oldBefore = [Int](repeating: 0, count: edits.count)
@@ -46,24 +54,26 @@ public enum UnifiedDiff {
             // GNU diff: a range of zero lines is numbered by the line before it.
             let oldStart = oldBefore[hunk.lowerBound] + (oldCount == 0 ? 0 : 1)
             let newStart = newBefore[hunk.lowerBound] + (newCount == 0 ? 0 : 1)
-            out += "@@ -\(range(oldStart, oldCount)) +\(range(newStart, newCount)) @@\n"
+            out += Array("@@ -\(range(oldStart, oldCount)) +\(range(newStart, newCount)) @@\n".utf8)
             for edit in edits[hunk] {
                 switch edit {
-                case .equal(let i, _): out += line(" ", a[i])
-                case .delete(let i): out += line("-", a[i])
-                case .insert(let j): out += line("+", b[j])
+                case .equal(let i, _): append(UInt8(ascii: " "), a[i], to: &out)
+                case .delete(let i): append(UInt8(ascii: "-"), a[i], to: &out)
+                case .insert(let j): append(UInt8(ascii: "+"), b[j], to: &out)
                 }
             }
         }
         return out
     }
 
-    private static func line(_ mark: String, _ line: TextLine) -> String {
-        var text = mark + String(decoding: line.content, as: UTF8.self)
-        if line.terminator.count == 2 { text += "\r" }
-        text += "\n"
-        if line.terminator.isEmpty { text += "\\ No newline at end of file\n" }
-        return text
+    private static func append(_ mark: UInt8, _ line: TextLine, to out: inout [UInt8]) {
+        out.append(mark)
+        out += line.content
+        // A CRLF line keeps its CR, as diff -u writes it; a last line without newline gets one,
+        // followed by the marker patch understands.
+        if line.terminator.count == 2 { out.append(UInt8(ascii: "\r")) }
+        out.append(UInt8(ascii: "\n"))
+        if line.terminator.isEmpty { out += Array("\\ No newline at end of file\n".utf8) }
     }
 
     private static func range(_ start: Int, _ count: Int) -> String {

@@ -32,11 +32,11 @@ public struct RunJournal: Sendable {
     /// (a full disk, say) leaves no half-created run, and a run directory without a journal is
     /// damage, never "nothing happened". The caller holds the guest's lock.
     public static func create(root: GuestRoot, begin: (String) -> JournalRecord) throws -> RunJournal {
-        try root.makeDirectories(stateDirectory, mode: 0o700)
-        try root.makeDirectories(backupsDirectory, mode: 0o700)
+        try root.makeOwnDirectories(stateDirectory, mode: 0o700, in: stateDirectory)
+        try root.makeOwnDirectories(backupsDirectory, mode: 0o700, in: stateDirectory)
         // A crash while a run was being created leaves its staging directory; nothing in the
         // guest was touched by it (changes start only once the run is in place).
-        for name in try root.listDirectory(backupsDirectory) where name.hasPrefix(".") && name.hasSuffix(".new") {
+        for name in try runNames(in: root) where name.hasPrefix(".") && name.hasSuffix(".new") {
             let id = String(name.dropFirst().dropLast(4))
             if isRunID(id) { RunJournal(root: root, id: id, directoryName: name).removeStaging() }
         }
@@ -47,8 +47,8 @@ public struct RunJournal: Sendable {
         }
         let staging = RunJournal(root: root, id: id, directoryName: ".\(id).new")
         do {
-            try root.makeDirectories(staging.directory, mode: 0o700)
-            try root.makeDirectories(staging.directory.appending("files"), mode: 0o700)
+            try root.makeOwnDirectories(staging.directory, mode: 0o700, in: stateDirectory)
+            try root.makeOwnDirectories(staging.directory.appending("files"), mode: 0o700, in: stateDirectory)
             try staging.append(begin(id))
             try root.renameDirectory(staging.directory, to: backupsDirectory.appending(id))
         } catch {
@@ -75,6 +75,12 @@ public struct RunJournal: Sendable {
         return formatter.string(from: Date()) + "-" + String(repeating: "0", count: 4 - suffix.count) + suffix
     }
 
+    /// Names in the backups directory that can be guestprep's (ASCII); anything else an admin
+    /// put there is not ours and is skipped rather than stopping every command.
+    static func runNames(in root: GuestRoot) throws -> [String] {
+        try root.listDirectoryBytes(backupsDirectory).filter { $0.allSatisfy { $0 < 0x80 } }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
     static func isRunID(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard bytes.count == 21 else { return false }
@@ -91,7 +97,7 @@ public struct RunJournal: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var bytes = Array(try encoder.encode(record))
         bytes.append(UInt8(ascii: "\n"))
-        try root.appendDurably(journalPath, bytes)
+        try root.appendDurably(journalPath, bytes, in: Self.stateDirectory)
         try FaultInjection.stepCompleted()
     }
 
@@ -99,11 +105,11 @@ public struct RunJournal: Sendable {
     /// so it goes (atomically) before anything is appended after it; otherwise the next record
     /// would be glued to it and the whole journal would read as damaged.
     func discardPartialLastLine() throws {
-        guard let file = try root.readFile(journalPath, limit: Self.journalLimit),
+        guard let file = try root.readOwnFile(journalPath, limit: Self.journalLimit, in: Self.stateDirectory),
             let last = file.contents.last, last != UInt8(ascii: "\n")
         else { return }
         let keep = file.contents.lastIndex(of: UInt8(ascii: "\n")).map { file.contents.index(after: $0) } ?? 0
-        try root.replaceFile(journalPath, contents: Array(file.contents[..<keep]), metadata: file.metadata)
+        try root.replaceOwnFile(journalPath, contents: Array(file.contents[..<keep]), metadata: file.metadata, in: Self.stateDirectory)
     }
 
     static let journalLimit = 64 << 20
@@ -114,7 +120,8 @@ public struct RunJournal: Sendable {
     /// Saves a step's original bytes (fsynced, 0600) and returns the path to record.
     public func saveBackup(step: Int, contents: [UInt8]) throws -> String {
         let relative = Self.backupName(step: step)
-        try root.replaceFile(directory.appending(relative), contents: contents, metadata: FileMetadata(mode: 0o600, uid: 0, gid: 0))
+        try root.replaceOwnFile(
+            directory.appending(relative), contents: contents, metadata: FileMetadata(mode: 0o600, uid: 0, gid: 0), in: Self.stateDirectory)
         try FaultInjection.stepCompleted()
         return relative
     }
@@ -123,7 +130,7 @@ public struct RunJournal: Sendable {
     /// never silently "nothing to restore".
     public func readBackup(_ relative: String, expected: FileState) throws -> [UInt8] {
         let path = directory.appending(relative)
-        guard let file = try root.readFile(path) else {
+        guard let file = try root.readOwnFile(path, in: Self.stateDirectory) else {
             throw GuestprepError(
                 .journal, "backup \(relative) of run \(id) is missing; the original cannot be restored from it", path: root.display(path))
         }
@@ -139,7 +146,7 @@ public struct RunJournal: Sendable {
     /// without its newline was cut short by a crash mid-append, never acknowledged, and is
     /// ignored; damage anywhere else is an error.
     public func records() throws -> [JournalRecord] {
-        guard let file = try root.readFile(journalPath, limit: Self.journalLimit) else {
+        guard let file = try root.readOwnFile(journalPath, limit: Self.journalLimit, in: Self.stateDirectory) else {
             throw GuestprepError(
                 .journal, "run \(id) has no journal.jsonl (deleted?); what it changed cannot be known from it",
                 path: root.display(journalPath))
@@ -338,7 +345,7 @@ public enum RunHistory {
         var runs: [RunSummary] = []
         // Hidden names are runs still being created (or left by a crash before their first
         // record: nothing in the guest was touched); other names are not guestprep's.
-        for name in try root.listDirectory(RunJournal.backupsDirectory) where RunJournal.isRunID(name) {
+        for name in try RunJournal.runNames(in: root) where RunJournal.isRunID(name) {
             let journal = RunJournal(root: root, id: name)
             // Stray files an admin left beside the runs are not runs.
             guard try root.isDirectory(journal.directory) else { continue }

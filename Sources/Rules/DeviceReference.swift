@@ -13,61 +13,68 @@ public enum DeviceReference: Equatable, Sendable {
     /// Not a block device at all (network share, virtual filesystem, bind source, "none").
     case other
 
+    /// Classified by the bytes of `source`, as libmount reads it: `String.hasPrefix` compares
+    /// characters, under which "/dev/sda" + U+0301 is not even a "/dev/sda…" name.
     public static func classify(_ source: String) -> DeviceReference {
-        for tag in ["UUID=", "LABEL=", "PARTUUID=", "PARTLABEL=", "ID="] where source.hasPrefix(tag) {
+        let bytes = Array(source.utf8)[...]
+        func starts(_ prefix: String) -> Bool { bytes.starts(with: prefix.utf8) }
+        for tag in ["UUID=", "LABEL=", "PARTUUID=", "PARTLABEL=", "ID="] where starts(tag) {
             return .stable
         }
         for prefix in [
             "/dev/disk/by-uuid/", "/dev/disk/by-label/", "/dev/disk/by-partuuid/",
             "/dev/disk/by-partlabel/", "/dev/mapper/", "/dev/md/",
-        ] where source.hasPrefix(prefix) {
+        ] where starts(prefix) {
             return .stable
         }
-        if source.hasPrefix("/dev/disk/by-id/") {
+        if starts("/dev/disk/by-id/") {
             // Device-mapper, MD and LVM ids name logical devices by their own UUIDs, not by hardware.
-            let id = source.dropFirst("/dev/disk/by-id/".count)
-            for logical in ["dm-uuid-", "dm-name-", "md-uuid-", "md-name-", "lvm-pv-uuid-"] where id.hasPrefix(logical) {
+            let id = bytes.dropFirst("/dev/disk/by-id/".utf8.count)
+            for logical in ["dm-uuid-", "dm-name-", "md-uuid-", "md-name-", "lvm-pv-uuid-"] where id.starts(with: logical.utf8) {
                 return .stable
             }
             return .unstable(path: source)
         }
-        if source.hasPrefix("/dev/disk/by-path/") { return .unstable(path: source) }
-        if source.hasPrefix("/dev/"), isKernelDiskName(source.dropFirst("/dev/".count)) {
+        if starts("/dev/disk/by-path/") { return .unstable(path: source) }
+        if starts("/dev/"), isKernelDiskName(bytes.dropFirst("/dev/".utf8.count)) {
             return .unstable(path: source)
         }
         return .other
     }
 
-    /// sd*, vd*, hd*, xvd* disks and partitions (sda, vdb2, xvdaa1) and NVMe namespaces (nvme0n1, nvme0n1p2).
-    static func isKernelDiskName(_ name: Substring) -> Bool {
-        for prefix in ["xvd", "sd", "vd", "hd"] where name.hasPrefix(prefix) {
-            let rest = name.dropFirst(prefix.count)
-            let letters = rest.prefix(while: { $0 >= "a" && $0 <= "z" })
+    /// sd*, vd*, hd*, xvd* disks and partitions (sda, vdb2, xvdaa1) and NVMe namespaces (nvme0n1, nvme0n1p2),
+    /// in ASCII only.
+    static func isKernelDiskName(_ name: ArraySlice<UInt8>) -> Bool {
+        func isLetter(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") }
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        for prefix in ["xvd", "sd", "vd", "hd"] where name.starts(with: prefix.utf8) {
+            let rest = name.dropFirst(prefix.utf8.count)
+            let letters = rest.prefix(while: isLetter)
             let digits = rest.dropFirst(letters.count)
-            return !letters.isEmpty && digits.allSatisfy(\.isASCIIDigit)
+            return !letters.isEmpty && digits.allSatisfy(isDigit)
         }
-        if name.hasPrefix("nvme") {
+        if name.starts(with: "nvme".utf8) {
             // nvme<ctrl>n<ns>[p<part>]
             var rest = name.dropFirst(4)
-            let controller = rest.prefix(while: \.isASCIIDigit)
+            let controller = rest.prefix(while: isDigit)
             guard !controller.isEmpty else { return false }
             rest = rest.dropFirst(controller.count)
-            guard rest.first == "n" else { return false }
+            guard rest.first == UInt8(ascii: "n") else { return false }
             rest = rest.dropFirst()
-            let namespace = rest.prefix(while: \.isASCIIDigit)
+            let namespace = rest.prefix(while: isDigit)
             guard !namespace.isEmpty else { return false }
             rest = rest.dropFirst(namespace.count)
             if rest.isEmpty { return true }
-            guard rest.first == "p" else { return false }
+            guard rest.first == UInt8(ascii: "p") else { return false }
             rest = rest.dropFirst()
-            return !rest.isEmpty && rest.allSatisfy(\.isASCIIDigit)
+            return !rest.isEmpty && rest.allSatisfy(isDigit)
         }
         return false
     }
-}
 
-extension Character {
-    var isASCIIDigit: Bool { self >= "0" && self <= "9" }
+    static func isKernelDiskName(_ name: Substring) -> Bool {
+        isKernelDiskName(Array(name.utf8)[...])
+    }
 }
 
 /// The outcome of looking a device path up among the probed devices.
@@ -90,6 +97,13 @@ extension DeviceInventory {
     /// Resolves a device path to a filesystem UUID that names exactly one probed device, or says why not.
     /// `expectedType` (from the file, e.g. fstab's type field) guards against a wrong disk mapping.
     public func resolveUUID(for path: String, expectedType: String? = nil) -> DeviceResolution {
+        // U+FFFD is what lossy decoding leaves of bytes that are not UTF-8: two different names
+        // can both read as it, so a match would not be a byte-for-byte one.
+        guard !path.unicodeScalars.contains("\u{FFFD}") else {
+            return .refused(
+                .unreadable, "\(TerminalText.escape(path)) holds bytes that are not valid UTF-8 (shown as \u{FFFD}), so which device it names cannot be matched exactly; name the device by UUID= by hand"
+            )
+        }
         guard let device = device(named: path) else {
             return .refused(
                 .notProbed, "\(path) is not among the probed block devices, so its UUID is unknown (offline: pass --disk NAME=IMAGE for the disk that holds it; live: is the device attached?)"

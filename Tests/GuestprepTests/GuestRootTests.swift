@@ -241,4 +241,100 @@ struct GuestRootTests {
                 ".fstab.other", "fstab",
             ])
     }
+
+    @Test("stale temporaries are matched by bytes; odd names beside them neither match nor stop the clean-up")
+    func staleTemporariesByBytes() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let etc = layout.guest.appendingPathComponent("etc")
+        try Support.write("a\n", to: etc.appendingPathComponent("caf\u{e9}"))
+        try Support.write("ours\n", to: etc.appendingPathComponent(".caf\u{e9}.guestprep-1-2"))
+        try Support.write("not ours\n", to: etc.appendingPathComponent(".cafe\u{301}.guestprep-1-2"))
+        #expect(createRaw([UInt8(ascii: "."), 0xFF], in: etc))
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        try root.removeStaleTemporaries(beside: "/etc/caf\u{e9}")
+        #expect(try root.listDirectoryBytes("/etc").count == 3)
+        #expect(try !root.exists("/etc/.caf\u{e9}.guestprep-1-2"))
+        #expect(try root.exists("/etc/.cafe\u{301}.guestprep-1-2"))
+    }
+
+    @Test("a file over the size limit says how big it is, the limit, and what to do")
+    func oversizeMessage() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let big = layout.guest.appendingPathComponent("etc/fstab")
+        try Support.write("", to: big)
+        try Support.must("truncate", ["-s", "17M", big.path])
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        #expect { try root.readFile("/etc/fstab") } throws: { error in
+            guard let error = error as? GuestprepError, error.code == .fileTooLarge else { return false }
+            return error.path == layout.guest.path + "/etc/fstab" && error.message.contains("is 17 MiB, over the 16 MiB limit")
+                && error.message.contains("guestprep only edits configuration files up to 16 MiB")
+                && error.message.contains("trim it")
+        }
+        try Support.must("truncate", ["-s", "20000000", big.path])
+        #expect { try root.readFile("/etc/fstab") } throws: { error in
+            (error as? GuestprepError)?.message.hasPrefix("is 20000000 bytes (19.1 MiB), over the 16 MiB limit") == true
+        }
+    }
+
+    @Test("guest paths are equal, hashed and ordered by their bytes, not by Unicode equivalence")
+    func pathsAreBytes() {
+        let decomposed = GuestPath("/etc/caf\u{65}\u{301}")
+        let precomposed = GuestPath("/etc/caf\u{e9}")
+        #expect("e\u{301}" == "\u{e9}")  // what Swift's String does, and why GuestPath must not
+        #expect(decomposed != precomposed)
+        #expect(Set([decomposed, precomposed]).count == 2)
+        #expect(GuestPath("/dev/disk/by-id/ata-\u{212A}") != GuestPath("/dev/disk/by-id/ata-K"))
+        #expect(GuestPath("/a/b") == GuestPath("//a/./b/"))
+        // Byte order: "K" (0x4B) < "e" (0x65) < U+212A (0xE2…).
+        #expect([GuestPath("/\u{212A}"), GuestPath("/e"), GuestPath("/K")].sorted() == ["/K", "/e", "/\u{212A}"])
+        #expect(GuestPath("/a/b") < GuestPath("/a/b/c"))
+    }
+
+    @Test("names that differ only in Unicode normalisation are two files, and each is read as itself")
+    func normalisedNames() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        try Support.write("decomposed\n", to: layout.guest.appendingPathComponent("etc/caf\u{65}\u{301}"))
+        try Support.write("precomposed\n", to: layout.guest.appendingPathComponent("etc/caf\u{e9}"))
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        #expect(try root.listDirectory("/etc").count == 2)
+        #expect(try root.readFile("/etc/caf\u{65}\u{301}")?.contents == Array("decomposed\n".utf8))
+        #expect(try root.readFile("/etc/caf\u{e9}")?.contents == Array("precomposed\n".utf8))
+    }
+
+    /// Creates a file whose name is raw bytes (not necessarily UTF-8) in `directory`.
+    func createRaw(_ name: [UInt8], in directory: URL, target: [UInt8]? = nil) -> Bool {
+        let path = Array(directory.path.utf8) + [UInt8(ascii: "/")] + name + [0]
+        return path.withUnsafeBufferPointer { pointer in
+            pointer.withMemoryRebound(to: CChar.self) { raw in
+                if let target {
+                    return (target + [0]).withUnsafeBufferPointer { t in
+                        t.withMemoryRebound(to: CChar.self) { symlink($0.baseAddress!, raw.baseAddress!) == 0 }
+                    }
+                }
+                let fd = open(raw.baseAddress!, O_CREAT | O_WRONLY | O_EXCL, 0o644)
+                defer { if fd >= 0 { close(fd) } }
+                return fd >= 0
+            }
+        }
+    }
+
+    @Test("a name that is not UTF-8 is reported, never decoded into another name")
+    func nonUTF8Names() throws {
+        let layout = try Layout()
+        defer { Support.cleanUp(layout.top) }
+        let etc = layout.guest.appendingPathComponent("etc")
+        try Support.write("decoy\n", to: etc.appendingPathComponent("x\u{FFFD}"))
+        #expect(createRaw([UInt8(ascii: "x"), 0xFF], in: etc))
+        let root = try GuestRoot(hostPath: layout.guest.path)
+        #expect { try root.listDirectory("/etc") } throws: { error in
+            (error as? GuestprepError)?.code == .refused && (error as? GuestprepError)?.message.contains("x\\xff") == true
+        }
+        #expect(try root.listDirectoryBytes("/etc") == [Array("x\u{FFFD}".utf8), [UInt8(ascii: "x"), 0xFF]])
+        // A symlink whose target is not UTF-8 is not followed to the U+FFFD decoy.
+        #expect(createRaw(Array("fstab".utf8), in: etc, target: [UInt8(ascii: "x"), 0xFF]))
+        #expect { try root.readFile("/etc/fstab") } throws: { ($0 as? GuestprepError)?.code == .refused }
+    }
 }

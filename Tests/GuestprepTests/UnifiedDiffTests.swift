@@ -1,5 +1,6 @@
 import Foundation
 import GuestprepCore
+import HostProcess
 import Testing
 
 /// Our unified diffs must say what GNU diff says, hunk for hunk.
@@ -87,6 +88,58 @@ struct UnifiedDiffTests {
             #expect(result.status == 0, "round \(round): patch failed: \(result.stdout)\(result.stderr)\n\(diff)")
             #expect(try Support.read(file) == newText, "round \(round):\n\(diff)")
         }
+    }
+}
+
+extension UnifiedDiffTests {
+    /// Applies `diff` to a file holding `old` with GNU patch and returns what the file then holds.
+    func patched(_ old: [UInt8], with diff: [UInt8]) throws -> (status: Int32, output: String, bytes: [UInt8]) {
+        let directory = try Support.scratch("patch-bytes")
+        defer { Support.cleanUp(directory) }
+        let file = directory.appendingPathComponent("f")
+        try Data(old).write(to: file)
+        let result = try HostCommand.run(
+            try Support.which("patch"), ["--silent", "--force", "--no-backup-if-mismatch", "--reject-file=-", file.path], input: diff)
+        return (result.status, result.stdout + result.stderr, Array(try Data(contentsOf: file)))
+    }
+
+    @Test("bytes that are not UTF-8 survive: GNU patch turns old into new byte for byte")
+    func nonUTF8Patch() throws {
+        let cases: [([UInt8], [UInt8])] = [
+            // Latin-1 é (0xE9), a lone 0xFF, a truncated sequence (0xC3 at the end of a line), CRLF.
+            (
+                Array("# caf".utf8) + [0xE9] + Array("\n/dev/sda1 / ext4 defaults 0 1\n".utf8) + [0xFF, 0x0A],
+                Array("# caf".utf8) + [0xE9] + Array("\nUUID=1 / ext4 defaults 0 1\n".utf8) + [0xFF, 0x0A]
+            ),
+            ([0xC3, 0x0A, 0x61, 0x0D, 0x0A, 0xFF, 0xFE], [0xC3, 0x0A, 0x62, 0x0D, 0x0A, 0xFF, 0xFE, 0x0A]),
+            ([0xFF], [0xC3]),
+            ([], [0xC3, 0x28, 0x0A]),
+        ]
+        for (old, new) in cases {
+            let diff = UnifiedDiff.renderBytes(old: old, new: new, oldLabel: "a/f", newLabel: "b/f")
+            #expect(diff.contains(0xFF) || diff.contains(0xC3))
+            #expect(!diff.starts(with: [0xEF, 0xBF, 0xBD]) && !diff.windows(3).contains([0xEF, 0xBF, 0xBD]))
+            let result = try patched(old, with: diff)
+            #expect(result.status == 0, "patch failed: \(result.output)")
+            #expect(result.bytes == new)
+        }
+    }
+
+    @Test("renderBytes and render agree on UTF-8, and equal contents give nothing")
+    func bytesAndText() {
+        let old = Array("a\nb\nc\n".utf8)
+        let new = Array("a\nB\nc\n".utf8)
+        #expect(
+            UnifiedDiff.renderBytes(old: old, new: new, oldLabel: "a", newLabel: "b")
+                == Array(UnifiedDiff.render(old: old, new: new, oldLabel: "a", newLabel: "b").utf8))
+        #expect(UnifiedDiff.renderBytes(old: [0xFF], new: [0xFF], oldLabel: "a", newLabel: "b").isEmpty)
+    }
+}
+
+extension Array where Element: Equatable {
+    /// Every run of `size` consecutive elements, for looking for a byte sequence.
+    fileprivate func windows(_ size: Int) -> [[Element]] {
+        count < size ? [] : (0...(count - size)).map { Array(self[$0..<($0 + size)]) }
     }
 }
 
