@@ -34,7 +34,7 @@ struct ApplyCommand: ParsableCommand {
         let book = try saved.map { try PlaybookLibrary.replay($0.1, from: $0.0) } ?? playbook.load()
         let prepared = try PreparedPlan(guest: guest, playbook: book)
         let plan = prepared.plan
-        console.out(PlanRendering.text(plan, extraFindings: prepared.preliminaryFindings))
+        console.show(PlanRendering.text(plan, extraFindings: prepared.preliminaryFindings))
         if let (path, saved) = saved {
             try saved.verify(against: plan, root: prepared.root, path: path)
         }
@@ -50,9 +50,9 @@ struct ApplyCommand: ParsableCommand {
         func finalVerdict(pending: Bool) -> Verdict {
             let verdict: Verdict = !blockers.isEmpty ? .blocked : pending ? .changesPending : .ready
             switch verdict {
-            case .blocked: console.out("\nVerdict: \(PlanRendering.blockersText(blockers))\n")
-            case .changesPending: console.out("\nVerdict: changes pending (not applied)\n")
-            default: console.out("\nVerdict: ready\n")
+            case .blocked: console.show("\nVerdict: \(PlanRendering.blockersText(blockers))\n")
+            case .changesPending: console.show("\nVerdict: changes pending (not applied)\n")
+            default: console.show("\nVerdict: ready\n")
             }
             return verdict
         }
@@ -68,7 +68,7 @@ struct ApplyCommand: ParsableCommand {
                 console.confirm(
                     "\nApply \(selected.count) change\(selected.count == 1 ? "" : "s") to \(files) file\(files == 1 ? "" : "s")?")
             else {
-                console.out("Not applied; nothing was changed.\n")
+                console.show("Not applied; nothing was changed.\n")
                 return finalVerdict(pending: true)
             }
         }
@@ -84,18 +84,18 @@ struct ApplyCommand: ParsableCommand {
                 selected = plan.changes
             } else {
                 declined = true
-                console.out("Irreversible commands not run; pass --yes-irreversible (or answer y) to run them.\n")
+                console.show("Irreversible commands not run; pass --yes-irreversible (or answer y) to run them.\n")
             }
         }
         guard !selected.isEmpty else { return finalVerdict(pending: declined) }
         let outcome = try Applier(root: prepared.root, tool: "guestprep \(GuestprepCommand.version)", runner: prepared.executor)
             .apply(selected, playbook: plan.playbook)
         let rootArgument = prepared.root.isLive ? "" : " --root \(prepared.root.hostPath)"
-        console.out(
+        console.show(
             "\nApplied \(outcome.changes) change\(outcome.changes == 1 ? "" : "s") to \(outcome.files) file\(outcome.files == 1 ? "" : "s") as run \(outcome.runID).\nUndo with: guestprep rollback \(outcome.runID)\(rootArgument)\n"
         )
         // Also on stderr: stdout may be a pipe that closed early, and the run id must not be lost.
-        console.err("guestprep: applied run \(outcome.runID)\n")
+        console.warn("guestprep: applied run \(outcome.runID)\n")
         return finalVerdict(pending: declined)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GuestprepCore
 import HostProcess
 
 #if canImport(Glibc)
@@ -65,9 +66,20 @@ public enum CommandEnvironment {
 }
 
 extension Console {
+    /// Prints text for people, with control bytes and invalid UTF-8 from guest files escaped so
+    /// they cannot move the cursor, clear the screen or forge a prompt.
+    func show(_ text: String) {
+        out(TerminalText.escape(text, keeping: [.tab, .newline]))
+    }
+
+    /// The same on stderr.
+    func warn(_ text: String) {
+        err(TerminalText.escape(text, keeping: [.tab, .newline]))
+    }
+
     /// Asks a yes/no question; anything but y/yes (including end of input) is no.
     func confirm(_ question: String) -> Bool {
-        out("\(question) [y/N] ")
+        show("\(question) [y/N] ")
         guard let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() else {
             out("\n")
             return false

@@ -112,7 +112,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as GuestprepError {
-        CommandEnvironment.console.err("guestprep: error: \(error)\n")
+        CommandEnvironment.console.warn("guestprep: error: \(error)\n")
         throw ExitCode(Verdict.error.rawValue)
     }
 }

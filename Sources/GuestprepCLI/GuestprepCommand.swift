@@ -38,7 +38,7 @@ public struct GuestprepCommand: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success {
-                CommandEnvironment.console.out(fullMessage(for: error) + "\n")  // --help, --version
+                CommandEnvironment.console.show(fullMessage(for: error) + "\n")  // --help, --version
             } else {
                 CommandEnvironment.console.err(fullMessage(for: error) + "\n")
                 status = 1

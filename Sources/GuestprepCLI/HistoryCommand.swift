@@ -23,12 +23,12 @@ struct HistoryCommand: ParsableCommand {
                 console.out(try renderJSON(runs))
             case .text:
                 if runs.isEmpty {
-                    console.out("No runs recorded in this guest.\n")
+                    console.show("No runs recorded in this guest.\n")
                     return
                 }
                 for run in runs {
                     let detail = run.problem ?? run.files.joined(separator: ", ")
-                    console.out(
+                    console.show(
                         "\(run.id)  \(run.started)  \(run.state.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0))  \(detail)\n")
                 }
             }

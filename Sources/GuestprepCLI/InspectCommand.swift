@@ -66,7 +66,7 @@ struct InspectCommand: ParsableCommand {
                     text += "  \(run.id)  \(run.state.rawValue)  \(run.problem ?? run.files.joined(separator: ", "))\n"
                 }
                 for finding in report.findings { text += "\n\(finding.severity.rawValue): \(finding.message) [\(finding.code)]\n" }
-                console.out(text)
+                console.show(text)
             }
         }
     }

@@ -27,7 +27,7 @@ struct PlanCommand: ParsableCommand {
             let prepared = try PreparedPlan(guest: guest, playbook: try playbook.load())
             let console = CommandEnvironment.console
             switch format {
-            case .text: console.out(PlanRendering.text(prepared.plan, extraFindings: prepared.preliminaryFindings))
+            case .text: console.show(PlanRendering.text(prepared.plan, extraFindings: prepared.preliminaryFindings))
             case .json: console.out(try PlanRendering.json(prepared.plan, extraFindings: prepared.preliminaryFindings))
             }
             verdict = prepared.verdict

@@ -34,7 +34,7 @@ struct RollbackCommand: ParsableCommand {
                 target = run
             } else {
                 guard let run = try rollback.defaultRun() else {
-                    console.out("Nothing to roll back: no applied or interrupted run in this guest.\n")
+                    console.show("Nothing to roll back: no applied or interrupted run in this guest.\n")
                     return
                 }
                 target = run
@@ -43,25 +43,25 @@ struct RollbackCommand: ParsableCommand {
                 throw Applier.unfinishedRunError(target, root: guest)
             }
             if target.state == .rolledBack || target.state == .failedRolledBack {
-                console.out("Run \(target.id) is already rolled back; nothing to do.\n")
+                console.show("Run \(target.id) is already rolled back; nothing to do.\n")
                 return
             }
-            console.out("Run \(target.id) (\(target.state.rawValue), started \(target.started)) changed:\n")
-            for file in target.files { console.out("  \(file)\n") }
+            console.show("Run \(target.id) (\(target.state.rawValue), started \(target.started)) changed:\n")
+            for file in target.files { console.show("  \(file)\n") }
             if !yes {
                 guard console.isInteractive else {
                     throw GuestprepError(
                         .refused, "not rolling back: stdin is not a terminal to confirm on; pass --yes to roll back without asking")
                 }
                 guard console.confirm("Roll back run \(target.id)?") else {
-                    console.out("Not rolled back; nothing was changed.\n")
+                    console.show("Not rolled back; nothing was changed.\n")
                     return
                 }
             }
             let outcome = try rollback.rollBack(runID: target.id, force: force)
-            console.out(
+            console.show(
                 "Rolled back run \(outcome.runID): undid \(outcome.restored.count) step\(outcome.restored.count == 1 ? "" : "s").\n")
-            for note in outcome.manualSteps { console.out("  by hand: \(note)\n") }
+            for note in outcome.manualSteps { console.show("  by hand: \(note)\n") }
         }
     }
 }

@@ -112,6 +112,9 @@ public enum PlanRendering {
         var action: String
         var reasons: [String]
         var diff: String
+        /// The diff's exact bytes, present only when they are not valid UTF-8 (which `diff`
+        /// cannot carry losslessly).
+        var diffBase64: String?
         var destination: String?
         var mode: String?
         var command: [String]?
@@ -122,6 +125,7 @@ public enum PlanRendering {
         enum CodingKeys: String, CodingKey {
             case rule, rules, path, action, reasons, diff, destination, mode, command, irreversible, undo
             case manualUndo = "manual_undo"
+            case diffBase64 = "diff_base64"
         }
     }
 
@@ -157,6 +161,10 @@ public enum PlanRendering {
                     rule: change.rules.first ?? "", rules: change.rules, path: change.path?.description,
                     action: change.kind.rawValue, reasons: change.reasons,
                     diff: change.path.map { change.diff(label: $0.description) } ?? "", irreversible: change.isIrreversible)
+                if let path = change.path {
+                    let bytes = change.diffBytes(label: path.description)
+                    if String(validating: bytes, as: UTF8.self) == nil { json.diffBase64 = Data(bytes).base64EncodedString() }
+                }
                 switch change.action {
                 case .renameAside(_, _, let destination): json.destination = destination.description
                 case .createDirectory(_, let mode): json.mode = String(mode, radix: 8)

@@ -108,15 +108,21 @@ public struct Change: Sendable {
         }
     }
 
-    /// The unified diff shown to the admin; "" for directories and commands.
-    public func diff(label: String) -> String {
+    /// The unified diff as bytes, exactly as `patch` needs it; empty for directories and commands.
+    public func diffBytes(label: String) -> [UInt8] {
         switch action {
         case .write(_, let original, let contents, _):
-            UnifiedDiff.render(old: original?.contents, new: contents, oldLabel: "a" + label, newLabel: "b" + label)
+            UnifiedDiff.renderBytes(old: original?.contents, new: contents, oldLabel: "a" + label, newLabel: "b" + label)
         case .delete(_, let original):
-            UnifiedDiff.render(old: original.contents, new: nil, oldLabel: "a" + label, newLabel: "b" + label)
-        case .renameAside, .createDirectory, .runCommand: ""
+            UnifiedDiff.renderBytes(old: original.contents, new: nil, oldLabel: "a" + label, newLabel: "b" + label)
+        case .renameAside, .createDirectory, .runCommand: []
         }
+    }
+
+    /// The unified diff as text for display (bytes that are not UTF-8 become U+FFFD here; use
+    /// `diffBytes` where the exact bytes matter).
+    public func diff(label: String) -> String {
+        String(decoding: diffBytes(label: label), as: UTF8.self)
     }
 
     /// One line naming the change: "modify /etc/fstab", "run-command update-initramfs -u".

@@ -166,3 +166,30 @@ struct OutcomeTests {
         #expect(bad.stderr.contains("is not a plan saved by guestprep plan --out"))
     }
 }
+
+/// Bytes from guest files reach a terminal escaped, and JSON carries them losslessly.
+@Suite("Guest bytes in output")
+struct GuestBytesOutputTests {
+    @Test("an escape sequence in a mount point is shown escaped, never sent raw; JSON keeps non-UTF-8 diffs as base64")
+    func escapes() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        var fstab = Array(try Data(contentsOf: guest.file("etc/fstab")))
+        // The fixture ends without a newline; a comment with a byte that is not UTF-8, then a
+        // line whose mount point clears the screen.
+        fstab += Array("\n# caf".utf8) + [0xE9] + Array("\n/dev/sda1 /mnt/\u{1B}[2J ext4 defaults 0 2\n".utf8)
+        try Data(fstab).write(to: guest.file("etc/fstab"))
+        let text = try Support.guestprep(["plan"] + guest.arguments)
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(!text.stdout.utf8.contains(0x1B), "no raw ESC reaches the terminal")
+        #expect(text.stdout.contains("/mnt/\\x1b[2J"))
+
+        let json = try Support.guestprep(["plan"] + guest.arguments + ["--format", "json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let changes = try #require(document["changes"] as? [[String: Any]])
+        let fstabChange = try #require(changes.first { $0["path"] as? String == "/etc/fstab" })
+        let encoded = try #require(fstabChange["diff_base64"] as? String)
+        let bytes = Array(try #require(Data(base64Encoded: encoded)))
+        #expect(bytes.contains(0xE9) && bytes.contains(0x1B), "the exact bytes, as patch needs them")
+    }
+}
