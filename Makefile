@@ -7,6 +7,8 @@ SHELL := /bin/bash
 # Debian packages the build, the tests, the demo and the benchmark need.
 DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema busybox-static
 SWIFT_BUILD_FLAGS ?=
+# A module that imports another it does not declare in Package.swift fails the build.
+IMPORT_CHECK := --explicit-target-dependency-import-check error
 DEMO_DIR := .demo
 
 .PHONY: help deps build debug demo test bench fmt clean
@@ -29,7 +31,7 @@ deps:
 	fi
 
 debug: deps
-	swift build $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0
+	swift build $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0
 	@scripts/check-warnings .build-log.txt
 
 # One binary that needs only glibc, libblkid.so.1 and libudev.so.1 on the guest: the Swift
@@ -52,7 +54,7 @@ demo: debug
 	@$$(swift build --show-bin-path)/guestprep plan --root $(DEMO_DIR)/root --disk vda=$(DEMO_DIR)/vda.img --disk vdb=$(DEMO_DIR)/vdb.img
 
 test: deps
-	swift build --build-tests $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0
+	swift build --build-tests $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0
 	@scripts/check-warnings .build-log.txt
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 
