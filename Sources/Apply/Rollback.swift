@@ -93,6 +93,7 @@ public struct Rollback {
             throw GuestprepError(.refused, "run \(journal.id) needs commands run in the guest to undo it, and no way to run them was given")
         }
 
+        try FaultInjection.failPoint("rollback")
         var restored: [String] = []
         for (step, label, undo) in pending {
             switch undo {

@@ -153,3 +153,34 @@ struct JournalIntegrityTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: backups).allSatisfy { !$0.hasPrefix(".") })
     }
 }
+
+@Suite("A full disk", .enabled(if: Support.isRoot, "needs root to mount a small tmpfs"))
+struct FullDiskTests {
+    @Test("ENOSPC at the very first journal write: exit 1, no half-created run, the guest as it was")
+    func noSpaceForTheJournal() throws {
+        let scratch = try Support.scratch("full-disk")
+        defer { Support.cleanUp(scratch) }
+        let mountPoint = scratch.appendingPathComponent("fs")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        try Support.must("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint.path])
+        defer { _ = try? Support.run("umount", [mountPoint.path]) }
+        let fixture = try FixtureGuest()
+        defer { fixture.cleanUp() }
+        let root = mountPoint.appendingPathComponent("root")
+        try Support.must("cp", ["-a", FixtureGuest.fixture("debian-sda-gpt").path, root.path])
+        // Fill the filesystem: directories can still be made, but no file can get a byte.
+        _ = try Support.run("dd", ["if=/dev/zero", "of=\(mountPoint.path)/filler", "bs=4k"])
+        let before = try Support.snapshot(root)
+        let arguments = ["--root", root.path, "--disk", "sda=\(fixture.disk.path)"]
+        let result = try Support.guestprep(["apply"] + arguments + ["--yes"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("No space left on device"), "\(result.stderr)")
+        let backups = root.appendingPathComponent("var/lib/guestprep/backups").path
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: backups)) ?? []
+        #expect(left.isEmpty, "no run and no staging directory: \(left)")
+        #expect(try Support.snapshot(root, excluding: "var/lib/guestprep") == before.filter { !$0.key.hasPrefix("var") })
+
+        try FileManager.default.removeItem(atPath: "\(mountPoint.path)/filler")
+        #expect(try Support.guestprep(["apply"] + arguments + ["--yes"]).status == 0)
+    }
+}

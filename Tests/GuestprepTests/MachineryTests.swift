@@ -238,3 +238,60 @@ struct MachineryTests {
         #expect(plan.verdict == .error)
     }
 }
+
+/// Smaller behaviours of the machinery, each a regression test for something seen.
+@Suite("Machinery details")
+struct MachineryDetailTests {
+    /// Registers a check over the planned set that always finds the set invalid.
+    struct RegistersSetCheck: Rule {
+        struct NoLinkWithoutRule: ChangeSetValidator {
+            let id = "test.link-needs-rule"
+            func validate(_ files: PlannedFiles) throws {
+                guard try files.contents("/etc/udev/rules.d/70-net.rules") != nil else {
+                    throw GuestprepError(.validation, "a .link file was planned without its udev rule", path: "/etc/systemd/network")
+                }
+            }
+        }
+        static let id = "test-set-check"
+        static let summary = "test rule"
+        static let parameterNames: [String] = []
+        init(parameters: RuleParameters) {}
+        init() {}
+        func evaluate(in context: RuleContext) throws {
+            try context.propose("/etc/systemd/network/10-eth0.link", contents: Array("[Match]\n".utf8), rule: Self.id, reasons: [])
+            context.addSetValidator(NoLinkWithoutRule())
+            context.addSetValidator(NoLinkWithoutRule())
+        }
+    }
+
+    @Test("a set validator runs once over the planned files; a set that is not valid is a blocker")
+    func setValidator() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let plan = try Planner.plan(
+            root: try GuestRoot(hostPath: guest.root.path), devices: DeviceInventory(devices: []),
+            playbook: Playbook(name: "t", source: "t", steps: [.init(rule: RegistersSetCheck(), ruleID: RegistersSetCheck.id, line: 1)]))
+        #expect(plan.findings.filter { $0.code == "plan.set-validation-failed" }.count == 1)
+        #expect(plan.verdict == .blocked)
+    }
+
+    @Test("device paths inside mount options are reported with a code, as blockers unless the mount is optional")
+    func deviceNamesInOptions() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        try Support.write(
+            try guest.read("etc/fstab")
+                + "\nUUID=\(FixtureGuest.rootUUID) /data btrfs device=/dev/sdb2,device=/dev/sdc2 0 0\n/dev/sda1 /logs ext4 journal_path=/dev/sdd1,nofail 0 2\n",
+            to: guest.file("etc/fstab"))
+        let plan = try Planner.plan(
+            root: try GuestRoot(hostPath: guest.root.path),
+            devices: try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path)]),
+            playbook: Playbook(
+                name: "t", source: "t",
+                steps: [.init(rule: StableBlockDeviceReferences(targets: [.fstab]), ruleID: StableBlockDeviceReferences.id, line: 1)]))
+        let options = plan.findings.filter { $0.code == "fstab.option-device-name" }
+        #expect(options.map(\.line) == [13, 13, 14])
+        #expect(options.map(\.severity) == [.blocker, .blocker, .warning])
+        #expect(options.first?.message.contains("device= of /data names /dev/sdb2") == true)
+    }
+}

@@ -193,3 +193,24 @@ struct GuestBytesOutputTests {
         #expect(bytes.contains(0xE9) && bytes.contains(0x1B), "the exact bytes, as patch needs them")
     }
 }
+
+@Suite("When the automatic rollback fails too")
+struct FailedRollbackTests {
+    @Test("the message says what state the guest is in and the command that finishes the job")
+    func rollbackFailsToo() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let original = try guest.snapshot()
+        let result = try Support.guestprep(
+            ["apply"] + guest.arguments + ["--yes"],
+            environment: ["GUESTPREP_FAULT_FAIL_AFTER_STEP": "6", "GUESTPREP_FAULT_FAIL_AT": "rollback"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("rolling back run "))
+        #expect(result.stderr.contains("the guest may hold some of this run's changes and the run is recorded as interrupted"))
+        #expect(result.stderr.contains("run 'guestprep rollback ") && result.stderr.contains("--root \(guest.root.path)'"))
+        let history = try Support.guestprep(["history", "--root", guest.root.path])
+        #expect(history.stdout.contains("interrupted"))
+        #expect(try Support.guestprep(["rollback", "--root", guest.root.path, "--yes"]).status == 0)
+        #expect(try guest.snapshot() == original)
+    }
+}
