@@ -29,13 +29,13 @@ struct GuestOptions: ParsableArguments {
         try GuestRoot(hostPath: root)
     }
 
-    /// The root, refused unless it looks like an installed (and fully mounted) guest, and the
-    /// facts every rule shares.
     /// How commands run inside this guest (live, or chrooted into the offline root).
     func executor(for guest: GuestRoot) -> any GuestExecutor {
         GuestExecutors.make(for: guest, runner: CommandEnvironment.runner)
     }
 
+    /// The root, refused unless it looks like an installed (and fully mounted) guest, and the
+    /// facts every rule shares.
     func openGuest() throws -> (GuestRoot, GuestFacts) {
         let guest = try openRoot()
         try GuestShape.check(guest)
@@ -45,22 +45,7 @@ struct GuestOptions: ParsableArguments {
     /// Probed devices: the --disk images when given, the live system's devices for "/", or
     /// nothing (with a finding saying so) for an offline root without --disk.
     func inventory(for guest: GuestRoot) throws -> (DeviceInventory, [Finding]) {
-        if !disks.isEmpty {
-            return (try DiskImageProbe.inventory(disks.map(DiskMapping.init(argument:))), [])
-        }
-        if guest.isLive {
-            return (try LiveDeviceProbe.inventory(), [])
-        }
-        return (
-            DeviceInventory(devices: []),
-            [
-                Finding(
-                    rule: "guestprep", code: "probe.no-disks", severity: .warning,
-                    message:
-                        "offline guest without --disk: no block device can be probed, so no device name can be resolved; pass --disk NAME=IMAGE for each of the guest's disks"
-                )
-            ]
-        )
+        try GuestDevices.inventory(disks: disks.map(DiskMapping.init(argument:)), isLive: guest.isLive)
     }
 }
 
