@@ -30,7 +30,7 @@ public struct Applier {
         if changes.contains(where: { $0.command != nil }) && runner == nil {
             throw GuestprepError(.refused, "the plan runs commands in the guest, but no way to run them was given; nothing was changed")
         }
-        try root.makeDirectories(RunJournal.stateDirectory, mode: 0o700)
+        try root.makeOwnDirectories(RunJournal.stateDirectory, mode: 0o700, in: RunJournal.stateDirectory)
         let lock = try root.lockExclusively(RunJournal.lockFile, holder: "guestprep apply")
         defer { withExtendedLifetime(lock) {} }
         try Self.refuseIfUnfinished(root)
@@ -110,6 +110,14 @@ public struct Applier {
                 throw GuestprepError(.refused, "changed since it was planned; run guestprep plan again", path: root.display(path))
             }
         }
+        // Checked before the intent is recorded, so rollback never removes a directory (or
+        // overwrites a file) that guestprep did not create.
+        if case .createDirectory(let path, _) = change.action, try root.exists(path) {
+            throw GuestprepError(.refused, "appeared since it was planned; run guestprep plan again", path: root.display(path))
+        }
+        if case .renameAside(_, _, let destination) = change.action, try root.exists(destination) {
+            throw GuestprepError(.refused, "appeared since it was planned; run guestprep plan again", path: root.display(destination))
+        }
         var intent = JournalRecord(.intent)
         intent.step = step
         intent.path = planned.path
@@ -180,7 +188,7 @@ public struct Applier {
 
     public static func unfinishedRunError(_ run: RunSummary, root: GuestRoot) -> GuestprepError {
         let rootArgument = root.isLive ? "" : " --root \(root.hostPath)"
-        let files = run.files.isEmpty ? "no file changed yet" : "files: \(run.files.joined(separator: ", "))"
+        let files = run.files.isEmpty ? "no step recorded" : "steps recorded for: \(run.files.joined(separator: ", "))"
         switch run.state {
         case .running:
             return GuestprepError(

@@ -60,7 +60,11 @@ public struct Rollback {
         if summary.state == .rolledBack || summary.state == .failedRolledBack {
             return Outcome(runID: journal.id, restored: [], didWork: false, manualSteps: [])
         }
-        try checkUnrecordedSteps(run, journal: journal)
+        if let lost = try run.lostRecords(in: root) {
+            throw GuestprepError(
+                .journal, "run \(journal.id): \(lost); refusing to roll back from it (compare the guest with the backups by hand)",
+                path: root.display(journal.journalPath))
+        }
 
         var pending: [(step: Int, label: String, undo: Undo)] = []
         var conflicts: [String] = []
@@ -190,21 +194,6 @@ public struct Rollback {
             return .manual("step \(planned.step) \(started) \(shown), which cannot be undone automatically: \(command.manualUndo ?? "undo it by hand")")
         default:
             throw GuestprepError(.journal, "step \(planned.step) has action \(planned.action), which this guestprep does not know")
-        }
-    }
-
-    /// A step the journal never recorded must not have happened: if its file already holds what
-    /// the step writes, records were lost (a truncated journal), and nothing is touched.
-    private func checkUnrecordedSteps(_ run: LoadedRun, journal: RunJournal) throws {
-        for planned in run.manifest where run.intent(step: planned.step) == nil {
-            guard let path = planned.path.map({ GuestPath($0) }), ["create", "modify", "delete"].contains(planned.action) else { continue }
-            let current = try hash(path)
-            if current != planned.originalSHA256 && current == planned.newSHA256 {
-                throw GuestprepError(
-                    .journal,
-                    "run \(journal.id)'s journal has no record of step \(planned.step), yet \(path) holds what that step writes: the journal was cut short; refusing to roll back from it (compare with the backups by hand)",
-                    path: root.display(journal.journalPath))
-            }
         }
     }
 }

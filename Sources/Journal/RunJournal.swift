@@ -38,7 +38,9 @@ public struct RunJournal: Sendable {
         // guest was touched by it (changes start only once the run is in place).
         for name in try runNames(in: root) where name.hasPrefix(".") && name.hasSuffix(".new") {
             let id = String(name.dropFirst().dropLast(4))
-            if isRunID(id) { RunJournal(root: root, id: id, directoryName: name).removeStaging() }
+            // Only a real directory is ours to clear; a symlink planted there is left alone.
+            guard isRunID(id), case .directory = try root.entry(backupsDirectory.appending(name)) else { continue }
+            RunJournal(root: root, id: id, directoryName: name).removeStaging()
         }
         var id = newRunID()
         // Two runs in the same second could draw the same suffix; never share a directory.
@@ -200,6 +202,36 @@ public struct LoadedRun: Sendable {
     public func intent(step: Int) -> JournalRecord? { records.first { $0.type == .intent && $0.step == step } }
     public func isDone(step: Int) -> Bool { records.contains { $0.type == .done && $0.step == step } }
     public func isRestored(step: Int) -> Bool { records.contains { $0.type == .restored && $0.step == step } }
+
+    /// A step the journal never recorded must not have happened. If its file already holds what
+    /// the step writes (or was already moved aside), records were lost: the journal was cut
+    /// short. Returns that in words, or nil when the guest agrees with the journal.
+    public func lostRecords(in root: GuestRoot) throws -> String? {
+        func hash(_ path: String) throws -> String? {
+            do {
+                return try root.readFile(GuestPath(path)).map { sha256Hex($0.contents) }
+            } catch let error as GuestprepError where error.code == .fileTooLarge || error.code == .notRegularFile {
+                return "not a file guestprep wrote"
+            }
+        }
+        for planned in manifest where intent(step: planned.step) == nil {
+            guard let path = planned.path else { continue }
+            switch planned.action {
+            case "create", "modify", "delete":
+                let current = try hash(path)
+                if current != planned.originalSHA256 && current == planned.newSHA256 {
+                    return "the journal has no record of step \(planned.step), yet \(path) holds what that step writes: the journal was cut short"
+                }
+            case "rename-aside":
+                if let destination = planned.destination, try hash(path) == nil, try hash(destination) == planned.originalSHA256 {
+                    return "the journal has no record of step \(planned.step), yet \(path) was already moved to \(destination): the journal was cut short"
+                }
+            default:
+                continue
+            }
+        }
+        return nil
+    }
 }
 
 /// The consistency rules of a journal (backups/README.md, "Integrity").
@@ -217,7 +249,13 @@ struct JournalCheck {
         guard let begin = records.first else { throw fail(nil, "it holds no records (emptied?)") }
         guard begin.type == .begin else { throw fail(1, "the first record is \(begin.type.rawValue), not begin") }
         guard begin.run == runID else { throw fail(1, "begin names run \(begin.run ?? "none"), but the directory is \(runID)") }
-        guard let manifest = begin.manifest, manifest.count == begin.steps else {
+        let manifest: [ManifestStep]
+        if let listed = begin.manifest {
+            guard listed.count == begin.steps else { throw fail(1, "begin lists \(listed.count) steps but says \(begin.steps ?? 0)") }
+            manifest = listed
+        } else if begin.tool?.hasPrefix("guestprep 0.1.") == true {
+            manifest = Self.legacyManifest(records)
+        } else {
             throw fail(1, "begin does not list its steps")
         }
         for (index, entry) in manifest.enumerated() {
@@ -256,7 +294,8 @@ struct JournalCheck {
                     throw fail(line, "\(record.type.rawValue) for step \(record.step.map(String.init) ?? "none") before its intent")
                 }
             case .applied:
-                guard intents.count == manifest.count, records.filter({ $0.type == .done }).count == manifest.count else {
+                let done = Set(records[..<offset].filter { $0.type == .done }.compactMap(\.step))
+                guard intents.count == manifest.count, done.count == manifest.count else {
                     throw fail(line, "applied, but not every planned step is recorded as done (truncated?)")
                 }
             case .failed, .rolledBack:
@@ -266,8 +305,25 @@ struct JournalCheck {
         return LoadedRun(id: runID, records: records, manifest: manifest)
     }
 
+    /// Runs written by guestprep 0.1 have no manifest: their intents (files only, written in
+    /// order) stand for it, so their history stays readable and they can still be rolled back.
+    /// What the manifest adds, noticing a journal cut short, is not available for them.
+    static func legacyManifest(_ records: [JournalRecord]) -> [ManifestStep] {
+        records.filter { $0.type == .intent }.compactMap { intent in
+            guard let step = intent.step, let action = intent.action else { return nil }
+            return ManifestStep(
+                step: step, action: action, path: intent.path, backup: intent.backup, originalSHA256: intent.original?.sha256,
+                newSHA256: intent.new?.sha256)
+        }
+    }
+
+    static let actions: Set<String> = ["create", "modify", "delete", "rename-aside", "create-directory", "run-command"]
+
     /// Paths must be absolute guest paths without "..", backups exactly `files/<step>.orig`.
     func checkFields(_ entry: ManifestStep, line: Int) throws {
+        guard Self.actions.contains(entry.action) else {
+            throw fail(line, "step \(entry.step) has action \(entry.action), which guestprep never writes")
+        }
         for path in [entry.path, entry.destination].compactMap({ $0 }) {
             guard path.hasPrefix("/"), !GuestPath(path).components.contains("..") else {
                 throw fail(line, "step \(entry.step) names \(path), which is not an absolute guest path")
@@ -350,7 +406,13 @@ public enum RunHistory {
             // Stray files an admin left beside the runs are not runs.
             guard try root.isDirectory(journal.directory) else { continue }
             do {
-                runs.append(RunSummary(id: name, records: try journal.load().records, busy: busy))
+                let run = try journal.load()
+                let summary = RunSummary(id: name, records: run.records, busy: busy)
+                if summary.state == .interrupted, let lost = try run.lostRecords(in: root) {
+                    runs.append(.damaged(id: name, problem: "\(root.display(journal.journalPath)): \(lost)"))
+                } else {
+                    runs.append(summary)
+                }
             } catch let error as GuestprepError where [.journal, .notRegularFile, .fileTooLarge].contains(error.code) {
                 runs.append(.damaged(id: name, problem: "\(error)"))
             }

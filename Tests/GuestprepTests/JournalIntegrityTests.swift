@@ -184,3 +184,57 @@ struct FullDiskTests {
         #expect(try Support.guestprep(["apply"] + arguments + ["--yes"]).status == 0)
     }
 }
+
+@Suite("Journal integrity, continued")
+struct JournalIntegrityMoreTests {
+    @Test("a run written by guestprep 0.1 (no manifest) stays readable and can be rolled back")
+    func legacyRun() throws {
+        let (guest, root, run) = try JournalIntegrityTests().appliedGuest()
+        defer { guest.cleanUp() }
+        let original = FixtureGuest.fixture("debian-sda-gpt")
+        let url = JournalIntegrityTests().journalURL(guest, run)
+        var records = try JournalIntegrityTests().lines(url)
+        var begin = try #require(try JSONSerialization.jsonObject(with: Data(records[0].utf8)) as? [String: Any])
+        begin["manifest"] = nil
+        begin["tool"] = "guestprep 0.1.0"
+        records[0] = String(decoding: try JSONSerialization.data(withJSONObject: begin, options: [.sortedKeys]), as: UTF8.self)
+        try JournalIntegrityTests().write(records, to: url)
+        #expect(try RunHistory.runs(in: root).map(\.state) == [.applied])
+        _ = try Rollback(root: root).rollBack(runID: run, force: false)
+        #expect(try Support.snapshot(guest.root.appendingPathComponent("etc")) == Support.snapshot(original.appendingPathComponent("etc")))
+    }
+
+    @Test("an action guestprep never writes makes the run damaged, not applied")
+    func unknownAction() throws {
+        let (guest, root, run) = try JournalIntegrityTests().appliedGuest()
+        defer { guest.cleanUp() }
+        let url = JournalIntegrityTests().journalURL(guest, run)
+        try Support.write(try Support.read(url).replacingOccurrences(of: "\"action\":\"modify\"", with: "\"action\":\"format-disk\""), to: url)
+        #expect(try RunHistory.runs(in: root).map(\.state) == [.damaged])
+    }
+
+    @Test("a journal cut short shows as damaged in history, with what is wrong")
+    func truncatedIsDamaged() throws {
+        let (guest, root, run) = try JournalIntegrityTests().appliedGuest()
+        defer { guest.cleanUp() }
+        let url = JournalIntegrityTests().journalURL(guest, run)
+        try JournalIntegrityTests().write(Array(try JournalIntegrityTests().lines(url).prefix(3)) + [""], to: url)
+        let runs = try RunHistory.runs(in: root)
+        #expect(runs.map(\.state) == [.damaged])
+        #expect(runs.first?.problem?.contains("cut short") == true)
+    }
+
+    @Test("a symlink planted where a staging directory would be is left alone by the clean-up")
+    func stagingSymlink() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let victim = guest.directory.appendingPathComponent("victim")
+        try FileManager.default.createDirectory(at: victim.appendingPathComponent("files"), withIntermediateDirectories: true)
+        let backups = guest.file("var/lib/guestprep/backups")
+        try FileManager.default.createDirectory(at: backups, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: backups.appendingPathComponent(".20261130T000000Z-abcd.new").path, withDestinationPath: victim.path)
+        #expect(try Support.guestprep(["apply"] + guest.arguments + ["--yes"]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: victim.appendingPathComponent("files").path))
+    }
+}
