@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, bottom to top (each module depends only on those above it in this list):
-//   C bindings → GuestprepCore → GuestFS / BlockProbe → Dialects → Rules → Planning → Journal → GuestprepCLI
+//   C bindings → GuestprepCore → GuestFS / BlockProbe / MountTable → Dialects → Rules → Planning → Journal → GuestprepCLI
 let package = Package(
     name: "guestprep",
     platforms: [.macOS(.v13)],
@@ -18,6 +18,7 @@ let package = Package(
         // C bindings: system libraries found through pkg-config, plus a shim for what Swift's Glibc lacks.
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+        .systemLibrary(name: "CMount", pkgConfig: "mount", providers: [.apt(["libmount-dev"])]),
         .target(name: "CGuestprepShim"),
 
         // Error currency, findings, byte lines, unified diffs, hashing, test fault hook.
@@ -34,6 +35,8 @@ let package = Package(
             ]),
         // Block-device facts: libblkid on image files and devices, libudev enumeration in live mode.
         .target(name: "BlockProbe", dependencies: ["GuestprepCore", "CBlkid", "CUdev"]),
+        // fstab as libmount itself reads it, parsed in process: the reference the validators check against.
+        .target(name: "MountTable", dependencies: ["GuestprepCore", "CMount"]),
         // Lossless parsers/renderers, one per configuration format.
         .target(name: "Dialects", dependencies: ["GuestprepCore"]),
         // Remediations: inspect → findings → proposed changes.
@@ -56,8 +59,8 @@ let package = Package(
         .testTarget(
             name: "GuestprepTests",
             dependencies: [
-                "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI", "CGuestprepShim",
-                "CTestSupport",
+                "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "Rules", "Planning", "Journal", "GuestprepCLI",
+                "CGuestprepShim", "CTestSupport",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]
 )
