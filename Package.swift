@@ -40,7 +40,7 @@ let package = Package(
         // Lossless parsers/renderers, one per configuration format.
         .target(name: "Dialects", dependencies: ["GuestprepCore"]),
         // Remediations: inspect → findings → proposed changes.
-        .target(name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects"]),
+        .target(name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable"]),
         // Playbooks and plans (what to change, shown as diffs).
         .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "Rules", "Yams"]),
         // Write-ahead journal, apply, validate, rollback, history.

@@ -1,0 +1,40 @@
+/// A device reference in a file, keyed by what it is for rather than where it sits ("the entry
+/// mounted at /boot (ext4)", "encrypted device cryptroot", "RESUME"), so validators still find it
+/// after another rule has inserted or removed lines elsewhere in the same file.
+public struct KeyedReference: Sendable, Hashable {
+    /// What the reference is for, in words that also serve in messages.
+    public var key: String
+    /// The reference itself, e.g. "UUID=…".
+    public var value: String
+    /// 1-based line it was seen on (for expectations, in the file as the rule saw it); for messages only.
+    public var line: Int
+
+    public init(key: String, value: String, line: Int) {
+        self.key = key
+        self.value = value
+        self.line = line
+    }
+
+    /// Expectations not met by `found`: each found reference meets at most one expectation of the
+    /// same key and value, so two swap entries both mounted at "none" need two matching entries.
+    static func unmet(_ expected: [KeyedReference], in found: [KeyedReference]) -> [KeyedReference] {
+        var available: [String: [String: Int]] = [:]
+        for reference in found { available[reference.key, default: [:]][reference.value, default: 0] += 1 }
+        var unmet: [KeyedReference] = []
+        for expectation in expected.sorted(by: { $0.line < $1.line }) {
+            if let count = available[expectation.key]?[expectation.value], count > 0 {
+                available[expectation.key]?[expectation.value] = count - 1
+            } else {
+                unmet.append(expectation)
+            }
+        }
+        return unmet
+    }
+
+    /// What `found` holds for `key`, for a message: "UUID=… (line 5), /dev/sda1 (line 9)" or "nothing".
+    static func describe(_ key: String, in found: [KeyedReference]) -> String {
+        let matches = found.filter { $0.key == key }
+        guard !matches.isEmpty else { return "no such entry" }
+        return matches.map { "\($0.value) (line \($0.line))" }.joined(separator: ", ")
+    }
+}
