@@ -32,7 +32,8 @@ public struct LibmountFstabValidator: ChangeValidator {
         if let missing = KeyedReference.unmet(expected, in: found).first {
             let sources = found.filter { $0.key == missing.key }.map(\.value)
             // libmount does not number its entries; the project's own parser says where the entry is now.
-            let line = FstabFile(bytes: proposed).entries.first { Self.key(target: $0.mountPoint, type: $0.type) == missing.key }?.lineNumber
+            let line = FstabFile(bytes: proposed).entries.first { Self.key(target: $0.mountPoint, type: $0.type) == missing.key }?
+                .lineNumber
             throw GuestprepError(
                 .validation,
                 "libmount reads \(sources.isEmpty ? "no source" : sources.joined(separator: ", ")) for \(missing.key), expected \(missing.value) (planned on line \(missing.line))",

@@ -136,7 +136,10 @@ public struct StableBlockDeviceReferences: Rule {
         for entry in FstabFile(bytes: file.contents).entries {
             if entry.isMalformed {
                 scan.findings.append(
-                    (entry.lineNumber, .warning, "not a valid fstab entry (needs at least source, mount point and type); left as it is"))
+                    (
+                        entry.lineNumber, .warning,
+                        "not a valid fstab entry, which mount skips (it needs a source, mount point and type, numeric dump and pass fields, no NUL bytes); left as it is"
+                    ))
                 continue
             }
             // A bind mount's source is a directory, whatever it looks like.
@@ -277,7 +280,8 @@ public struct StableBlockDeviceReferences: Rule {
         var found: [KeyedReference] = []
         for assignment in parsed.assignments where kernelCommandLines.contains(assignment.key) {
             found += parsed.words(of: assignment).filter { $0.text.hasPrefix("resume=") }.map {
-                KeyedReference(key: grubResumeKey(assignment.key), value: String($0.text.dropFirst("resume=".count)), line: assignment.lineNumber)
+                KeyedReference(
+                    key: grubResumeKey(assignment.key), value: String($0.text.dropFirst("resume=".count)), line: assignment.lineNumber)
             }
         }
         return found

@@ -36,13 +36,15 @@ struct FstabValidationTests {
         let good = bytes("/dev/sda1 / ext4 defaults 0 1\n/dev/sda2 /srv ext4 defaults 0 2\n")
         let broken = bytes("/dev/sda1 / ext4 defaults 0 1\nbug\n")
         let validator = LibmountFstabValidator(expected: [])
-        expectValidationError({ try validator.validate(proposed: broken, original: good, path: "/etc/fstab") }, line: 2, mentioning: "\"bug\"")
+        expectValidationError(
+            { try validator.validate(proposed: broken, original: good, path: "/etc/fstab") }, line: 2, mentioning: "\"bug\"")
         try validator.validate(proposed: broken, original: broken, path: "/etc/fstab")
         // The broken line moved down by two inserted lines is still the original's problem.
         try validator.validate(proposed: bytes("# a\n# b\n") + broken, original: broken, path: "/etc/fstab")
         // Same count, different line: one fixed, another broken, is still a new problem.
         let otherBroken = bytes("/dev/sda1 / ext4 defaults 0 x\n/dev/sda2 /srv ext4 defaults 0 2\n")
-        expectValidationError({ try validator.validate(proposed: otherBroken, original: broken, path: "/etc/fstab") }, line: 1, mentioning: "0 x")
+        expectValidationError(
+            { try validator.validate(proposed: otherBroken, original: broken, path: "/etc/fstab") }, line: 1, mentioning: "0 x")
         // A new file has nothing to excuse its problems.
         expectValidationError({ try validator.validate(proposed: broken, original: nil, path: "/etc/fstab") }, line: 2, mentioning: "bug")
     }
@@ -78,7 +80,8 @@ struct FstabValidationTests {
         let key = LibmountFstabValidator.key(target: "/mnt/a b", type: "ext4")
         let validator = LibmountFstabValidator(expected: [KeyedReference(key: key, value: "UUID=\(Self.rootUUID)", line: 1)])
         let original = bytes("/dev/sda1 /mnt/a\\040b ext4 defaults 0 2\n")
-        try validator.validate(proposed: bytes("UUID=\(Self.rootUUID) /mnt/a\\040b ext4 defaults 0 2\n"), original: original, path: "/etc/fstab")
+        try validator.validate(
+            proposed: bytes("UUID=\(Self.rootUUID) /mnt/a\\040b ext4 defaults 0 2\n"), original: original, path: "/etc/fstab")
         try validator.validate(
             proposed: bytes("tmpfs /tmp tmpfs defaults 0 0\n\nUUID=\(Self.rootUUID) /mnt/a\\040b ext4 defaults 0 2\n"), original: original,
             path: "/etc/fstab")
@@ -90,7 +93,10 @@ struct FstabValidationTests {
             }, line: 2, mentioning: "reads /dev/sda1 for the entry mounted at /mnt/a b (ext4)")
         // Mounted elsewhere, or as another type: not the entry that was planned.
         expectValidationError(
-            { try validator.validate(proposed: bytes("UUID=\(Self.rootUUID) /mnt/ab ext4 defaults 0 2\n"), original: original, path: "/etc/fstab") },
+            {
+                try validator.validate(
+                    proposed: bytes("UUID=\(Self.rootUUID) /mnt/ab ext4 defaults 0 2\n"), original: original, path: "/etc/fstab")
+            },
             line: 1, mentioning: "no source")
     }
 
@@ -103,7 +109,10 @@ struct FstabValidationTests {
         let original = bytes("/dev/sda1 none swap sw\n/dev/sda2 none swap sw\n")
         try validator.validate(proposed: bytes("UUID=b none swap sw\nUUID=a none swap sw\n"), original: original, path: "/etc/fstab")
         expectValidationError(
-            { try validator.validate(proposed: bytes("UUID=a none swap sw\nUUID=a none swap sw\n"), original: original, path: "/etc/fstab") },
+            {
+                try validator.validate(
+                    proposed: bytes("UUID=a none swap sw\nUUID=a none swap sw\n"), original: original, path: "/etc/fstab")
+            },
             line: 1, mentioning: "expected UUID=b")
     }
 
@@ -127,6 +136,22 @@ struct FstabValidationTests {
         expectValidationError(
             { try unknown.validate(proposed: bytes("# moved\nroot UUID=feed\n"), original: nil, path: "/etc/fstab") }, line: 2,
             mentioning: "0 probed devices")
+    }
+
+    @Test("a line libmount skips is left as it is, with a warning, and the other rewrites still validate")
+    func skippedLineLeftAlone() throws {
+        let directory = try Support.scratch("skipped-line")
+        defer { Support.cleanUp(directory) }
+        try Support.write(
+            "/dev/sda1 / ext4 defaults 0 1\n/dev/sda2 /boot ext4 defaults 0 two\n", to: directory.appendingPathComponent("etc/fstab"))
+        let root = try GuestRoot(hostPath: directory.path)
+        let playbook = Playbook(
+            name: "test", source: "test",
+            steps: [.init(rule: StableBlockDeviceReferences(targets: [.fstab]), ruleID: StableBlockDeviceReferences.id, line: 1)])
+        let plan = try Planner.plan(root: root, devices: Self.devices, playbook: playbook)
+        #expect(plan.findings.map(\.location) == ["/etc/fstab:2"])
+        #expect(plan.findings.first?.severity == .warning)
+        #expect(plan.changes.first?.proposed == bytes("UUID=\(Self.rootUUID) / ext4 defaults 0 1\n/dev/sda2 /boot ext4 defaults 0 two\n"))
     }
 
     // MARK: two rules, one file
