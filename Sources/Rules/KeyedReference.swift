@@ -18,12 +18,18 @@ public struct KeyedReference: Sendable, Hashable {
     /// Expectations not met by `found`: each found reference meets at most one expectation of the
     /// same key and value, so two swap entries both mounted at "none" need two matching entries.
     static func unmet(_ expected: [KeyedReference], in found: [KeyedReference]) -> [KeyedReference] {
-        var available: [String: [String: Int]] = [:]
-        for reference in found { available[reference.key, default: [:]][reference.value, default: 0] += 1 }
+        struct Pair: Hashable {
+            var key: String
+            var value: String
+        }
+        var available: [Pair: Int] = [:]
+        available.reserveCapacity(found.count)
+        for reference in found { available[Pair(key: reference.key, value: reference.value), default: 0] += 1 }
         var unmet: [KeyedReference] = []
         for expectation in expected.sorted(by: { $0.line < $1.line }) {
-            if let count = available[expectation.key]?[expectation.value], count > 0 {
-                available[expectation.key]?[expectation.value] = count - 1
+            let pair = Pair(key: expectation.key, value: expectation.value)
+            if let count = available[pair], count > 0 {
+                available[pair] = count - 1
             } else {
                 unmet.append(expectation)
             }
