@@ -31,7 +31,7 @@ final class LibmountTable {
             mnt_table_set_parser_errcb(handle, nil)
             mnt_table_set_userdata(handle, nil)
         }
-        return withExtendedLifetime(self) { mnt_table_parse_stream(handle, stream, path) }
+        return mnt_table_parse_stream(handle, stream, path)
     }
 
     fileprivate func reject(line: Int) {

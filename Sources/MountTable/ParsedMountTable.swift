@@ -48,7 +48,9 @@ public struct ParsedMountTable: Sendable, Equatable {
             return table.parse(file, path: path)
         }
         guard status == 0 else {
-            throw GuestprepError(.io, "libmount could not parse the file", path: path, cause: String(cString: strerror(-status)))
+            throw GuestprepError(
+                .io, "libmount could not parse the file at all", path: path,
+                cause: "\(String(cString: strerror(-status))) (libmount returned \(status))")
         }
         var all = try table.entries(path: path)
         guard let first = all.first, first.target == "/guestprep-fstab-format" else {

@@ -37,7 +37,7 @@ public struct KeyedReference: Sendable, Hashable {
         return unmet
     }
 
-    /// What `found` holds for `key`, for a message: "UUID=… (line 5), /dev/sda1 (line 9)" or "nothing".
+    /// What `found` holds for `key`, for a message: "UUID=… (line 5), /dev/sda1 (line 9)" or "no such entry".
     static func describe(_ key: String, in found: [KeyedReference]) -> String {
         let matches = found.filter { $0.key == key }
         guard !matches.isEmpty else { return "no such entry" }

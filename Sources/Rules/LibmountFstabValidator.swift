@@ -26,7 +26,7 @@ public struct LibmountFstabValidator: ChangeValidator {
                 .validation,
                 "libmount cannot parse this line, and the original had no such line: \"\(text)\" (fstab(5) needs a source, mount point and type; dump and pass must be numbers)",
                 path: path, line: line,
-                cause: "libmount rejects \(after.rejectedLines.count) lines here, \(before?.rejectedLines.count ?? 0) in the original")
+                cause: "lines libmount rejects: \(after.rejectedLines.count) here, \(before?.rejectedLines.count ?? 0) in the original")
         }
         let found = after.entries.map { KeyedReference(key: Self.key(target: $0.target, type: $0.type), value: $0.source, line: 0) }
         if let missing = KeyedReference.unmet(expected, in: found).first {
