@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the build, the tests, the demo and the benchmark need.
-DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema busybox-static
+DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev libmount-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema busybox-static
 SWIFT_BUILD_FLAGS ?=
 # A module that imports another it does not declare in Package.swift fails the build.
 IMPORT_CHECK := --explicit-target-dependency-import-check error
@@ -34,7 +34,8 @@ debug: deps
 	swift build $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0
 	@scripts/check-warnings .build-log.txt
 
-# One binary that needs only glibc, libblkid.so.1 and libudev.so.1 on the guest: the Swift
+# One binary that needs only glibc, libblkid.so.1, libudev.so.1 and libmount.so.1 (which brings
+# libselinux and libpcre2 on Debian, as mount(8) itself does) on the guest: the Swift
 # runtime is linked in, and so is libstdc++ (Foundation's ICU is C++), by putting a directory
 # holding only libstdc++.a first on the library path, so the runtime's own -lstdc++ finds it.
 STATIC_CXX_DIR := .build/static-libstdcxx
@@ -44,8 +45,8 @@ build: deps
 	  -Xswiftc -Xclang-linker -Xswiftc -static-libgcc $(SWIFT_BUILD_FLAGS)
 	@bin=$$(swift build -c release --show-bin-path)/guestprep; \
 	  echo "Built $$bin, which needs:"; ldd "$$bin" | sed 's/^/  /'; \
-	  if ldd "$$bin" | grep -vE 'linux-vdso|ld-linux|libc\.so|libm\.so|libblkid\.so|libudev\.so' | grep -q .; then \
-	    echo "error: the release binary needs libraries beyond glibc, libblkid and libudev" >&2; exit 1; fi
+	  if ldd "$$bin" | grep -vE 'linux-vdso|ld-linux|libc\.so|libm\.so|libblkid\.so|libudev\.so|libmount\.so|libselinux\.so|libpcre2-8\.so' | grep -q .; then \
+	    echo "error: the release binary needs libraries beyond glibc, libblkid, libudev and libmount" >&2; exit 1; fi
 
 demo: debug
 	scripts/make-sample-guest $(DEMO_DIR)

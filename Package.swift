@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, bottom to top; each module imports only modules below it, and declares exactly those
 // (`make test` builds with --explicit-target-dependency-import-check error):
-//   C bindings → GuestprepCore → GuestFS, BlockProbe, HostProcess → Executor, Dialects → GuestFacts
+//   C bindings → GuestprepCore → GuestFS, BlockProbe, MountTable, HostProcess → Executor, Dialects → GuestFacts
 //   → Rules → Planning → Journal (guest files only) → Apply → GuestprepCLI → guestprep
 let package = Package(
     name: "guestprep",
@@ -20,6 +20,7 @@ let package = Package(
         // C bindings: system libraries found through pkg-config, plus a shim for what Swift's Glibc lacks.
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+        .systemLibrary(name: "CMount", pkgConfig: "mount", providers: [.apt(["libmount-dev"])]),
         .target(name: "CGuestprepShim"),
         // pipe2, and the fork into a chroot in a private mount namespace (only async-signal-safe calls before exec).
         .target(name: "CProcessShim"),
@@ -38,12 +39,14 @@ let package = Package(
         .target(name: "Executor", dependencies: ["GuestprepCore", "GuestFS", "HostProcess", "CProcessShim"]),
         // Block-device facts: libblkid on image files and devices, libudev enumeration in live mode.
         .target(name: "BlockProbe", dependencies: ["GuestprepCore", "CBlkid", "CUdev"]),
+        // fstab as libmount itself reads it, parsed in process: the reference the validators check against.
+        .target(name: "MountTable", dependencies: ["GuestprepCore", "CMount"]),
         // Lossless parsers/renderers, one per configuration format.
         .target(name: "Dialects", dependencies: ["GuestprepCore"]),
         // What the guest is: os-release, family table, init system, network stacks, kernels; shape checks.
         .target(name: "GuestFacts", dependencies: ["GuestprepCore", "GuestFS", "Dialects"]),
         // Remediations: inspect → findings → typed changes.
-        .target(name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "GuestFacts", "HostProcess", "Executor"]),
+        .target(name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor"]),
         // Playbooks and plans (what to change, shown as diffs), saved plans.
         .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Executor", "Rules", "Yams"]),
         // Write-ahead journal records, run directories, history: guest files only.
@@ -64,7 +67,7 @@ let package = Package(
         .testTarget(
             name: "GuestprepTests",
             dependencies: [
-                "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "GuestFacts", "Rules", "Planning", "Journal", "Apply",
+                "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "GuestFacts", "Rules", "Planning", "Journal", "Apply",
                 "GuestprepCLI", "CGuestprepShim", "HostProcess", "Executor", "CTestSupport",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]

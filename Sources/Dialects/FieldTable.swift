@@ -38,25 +38,28 @@ public struct FieldTable: Sendable {
     }
 }
 
-/// fstab(5)/crypttab(5) escapes: "\040" is a space, "\011" a tab, "\134" a backslash.
+/// fstab(5)/crypttab(5) escapes: "\040" is a space, "\011" a tab, "\134" a backslash. Decoded as
+/// libmount's unmangle() decodes them, so both read a field alike: exactly three octal digits, the
+/// value kept to its low byte ("\777" is 0xFF), and the field ending at a NUL, where libmount's C
+/// string ends ("/a\000b" is "/a").
 public enum OctalEscapes {
     public static func decode(_ bytes: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var index = 0
         while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "\\"), index + 4 <= bytes.count,
+            var byte = bytes[index]
+            var length = 1
+            if byte == UInt8(ascii: "\\"), index + 4 <= bytes.count,
                 bytes[(index + 1)..<(index + 4)].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "7")).contains($0) })
             {
                 let value = bytes[(index + 1)..<(index + 4)].reduce(0) { $0 * 8 + Int($1 - UInt8(ascii: "0")) }
-                if value <= 255 {
-                    out.append(UInt8(value))
-                    index += 4
-                    continue
-                }
+                byte = UInt8(truncatingIfNeeded: value)
+                length = 4
             }
-            out.append(bytes[index])
-            index += 1
+            if byte == 0 { break }
+            out.append(byte)
+            index += length
         }
         return out
     }

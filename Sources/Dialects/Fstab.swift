@@ -15,7 +15,8 @@ public struct FstabFile: Sendable {
         public var mountPoint: String
         public var type: String
         public var options: [String]
-        /// Entries with fewer than three fields are not valid; they are reported, never edited.
+        /// Lines libmount skips as unparsable (fewer than three fields, a dump or pass field that is
+        /// not a number, a NUL byte); they are reported, never edited.
         public var isMalformed: Bool
 
         public func hasOption(_ option: String) -> Bool { options.contains(option) }
@@ -35,8 +36,17 @@ public struct FstabFile: Sendable {
                 lineNumber: entry.lineNumber, index: entry.index,
                 source: text(0), sourceRange: fields.first?.range ?? 0..<0, mountPoint: text(1), type: text(2),
                 options: text(3).split(separator: ",").map(String.init),
-                isMalformed: fields.count < 3)
+                isMalformed: fields.count < 3 || fields.dropFirst(4).prefix(2).contains { !Self.isNumber($0.bytes) }
+                    || fields.contains { $0.bytes.contains(0) })
         }
+    }
+
+    /// A dump or pass field as libmount reads it (strtol, base 10): optional leading white space
+    /// (other than the blanks that split fields), an optional sign, and at least one digit.
+    static func isNumber(_ field: [UInt8]) -> Bool {
+        var rest = field.drop { [0x0B, 0x0C, 0x0D].contains($0) }  // \v \f \r: isspace, yet not separators
+        if let sign = rest.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { rest = rest.dropFirst() }
+        return !rest.isEmpty && rest.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 
     /// Rewrites fs_spec of the entry on line `index`.

@@ -41,7 +41,7 @@ public struct StableBlockDeviceReferences: Rule {
             switch target {
             case .fstab:
                 try rewrite(Self.fstab, in: context, scan: Self.scanFstab, references: Self.fstabReferences) { expected in
-                    [FindmntVerifyValidator(isLive: context.isLive, lines: Array(expected.keys))]
+                    [LibmountFstabValidator(expected: expected)]
                 }
             case .crypttab:
                 try rewrite(
@@ -82,6 +82,8 @@ public struct StableBlockDeviceReferences: Rule {
         var expectedType: String?
         /// A device the guest can boot without: a refusal is then a warning, not a blocker.
         var optionalAtBoot: Bool
+        /// What the reference is for, as validators find it again after other edits to the file.
+        var key: String
         /// What the reference is for, in findings: "/data is mounted".
         var role: String
         /// The first part of finding codes: "fstab", "crypttab", "resume".
@@ -101,7 +103,7 @@ public struct StableBlockDeviceReferences: Rule {
     private func rewrite(
         _ path: GuestPath, in context: RuleContext, scan: (GuestFile) -> Scan,
         references: @escaping UUIDReferenceValidator.Extractor, reminder: String? = nil,
-        extraValidators: ([Int: [String]]) -> [any ChangeValidator] = { _ in [] }
+        extraValidators: ([KeyedReference]) -> [any ChangeValidator] = { _ in [] }
     ) throws {
         guard let file = try context.read(path) else { return }
         let shown = file.path.description
@@ -112,14 +114,14 @@ public struct StableBlockDeviceReferences: Rule {
         }
         var lines = TextLines.split(file.contents)
         var edits: [Int: [(range: Range<Int>, text: String)]] = [:]
-        var expected: [Int: [String]] = [:]
+        var expected: [KeyedReference] = []
         var reasons: [String] = []
         for site in scanned.sites {
             switch context.devices.resolveUUID(for: site.device, expectedType: site.expectedType) {
             case .resolved(let probed, let uuid):
                 let reference = "UUID=\(uuid)"
                 edits[site.index, default: []].append((site.range, reference))
-                expected[site.index + 1, default: []].append(reference)
+                expected.append(KeyedReference(key: site.key, value: reference, line: site.index + 1))
                 reasons.append("line \(site.index + 1): \(site.device) → \(reference) (\(probed.type ?? "unknown type") \(site.purpose))")
             case .refused(let reason, let why):
                 context.report(
@@ -151,7 +153,10 @@ public struct StableBlockDeviceReferences: Rule {
         for entry in FstabFile(bytes: file.contents).entries {
             if entry.isMalformed {
                 scan.findings.append(
-                    (entry.lineNumber, "fstab.malformed", .warning, "not a valid fstab entry (needs at least source, mount point and type); left as it is"))
+                    (
+                        entry.lineNumber, "fstab.malformed", .warning,
+                        "not a valid fstab entry, which mount skips (it needs a source, mount point and type, numeric dump and pass fields, no NUL bytes); left as it is"
+                    ))
                 continue
             }
             // A bind mount's source is a directory, whatever it looks like.
@@ -176,14 +181,16 @@ public struct StableBlockDeviceReferences: Rule {
                 DeviceSite(
                     index: entry.index, range: entry.sourceRange, device: device, expectedType: entry.type,
                     // The guest comes up without a device it need not mount at boot.
-                    optionalAtBoot: optional,
+                    optionalAtBoot: optional, key: LibmountFstabValidator.key(target: entry.mountPoint, type: entry.type),
                     role: "\(entry.mountPoint) is mounted", domain: "fstab", purpose: "on \(entry.mountPoint)"))
         }
         return scan
     }
 
     static let fstabReferences: UUIDReferenceValidator.Extractor = { bytes in
-        Dictionary(FstabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.source]) }, uniquingKeysWith: { $1 })
+        FstabFile(bytes: bytes).entries.map {
+            KeyedReference(key: LibmountFstabValidator.key(target: $0.mountPoint, type: $0.type), value: $0.source, line: $0.lineNumber)
+        }
     }
 
     // MARK: crypttab (crypttab(5))
@@ -211,7 +218,7 @@ public struct StableBlockDeviceReferences: Rule {
             scan.sites.append(
                 DeviceSite(
                     index: entry.index, range: entry.deviceRange, device: device, expectedType: expectedType,
-                    optionalAtBoot: entry.hasOption("noauto") || entry.hasOption("nofail"),
+                    optionalAtBoot: entry.hasOption("noauto") || entry.hasOption("nofail"), key: crypttabKey(entry.name),
                     role: "encrypted device \(entry.name) is opened", domain: "crypttab", purpose: "for \(entry.name)"))
         }
         return scan
@@ -229,8 +236,11 @@ public struct StableBlockDeviceReferences: Rule {
         return entry.hasOption("bitlk") ? "BitLocker" : "crypto_LUKS"
     }
 
+    /// A crypttab entry is found by its mapped name (crypttab(5) field 1).
+    static func crypttabKey(_ name: String) -> String { "encrypted device \(name)" }
+
     static let crypttabReferences: UUIDReferenceValidator.Extractor = { bytes in
-        Dictionary(CrypttabFile(bytes: bytes).entries.map { ($0.lineNumber, [$0.device]) }, uniquingKeysWith: { $1 })
+        CrypttabFile(bytes: bytes).entries.map { KeyedReference(key: crypttabKey($0.name), value: $0.device, line: $0.lineNumber) }
     }
 
     // MARK: resume device
@@ -252,15 +262,15 @@ public struct StableBlockDeviceReferences: Rule {
             scan.sites.append(
                 DeviceSite(
                     index: assignment.index, range: assignment.contentRange, device: device, expectedType: "swap",
-                    optionalAtBoot: true, role: "the resume device (RESUME) is named", domain: "resume", purpose: "for RESUME"))
+                    optionalAtBoot: true, key: "RESUME", role: "the resume device (RESUME) is named", domain: "resume", purpose: "for RESUME"))
         }
         return scan
     }
 
     static let initramfsResumeReferences: UUIDReferenceValidator.Extractor = { bytes in
-        Dictionary(
-            ShellAssignmentsFile(bytes: bytes).assignments.filter { $0.key == "RESUME" }.map { ($0.lineNumber, [$0.value]) },
-            uniquingKeysWith: { $1 })
+        ShellAssignmentsFile(bytes: bytes).assignments.filter { $0.key == "RESUME" }.map {
+            KeyedReference(key: "RESUME", value: $0.value, line: $0.lineNumber)
+        }
     }
 
     /// resume= on the kernel command lines set in /etc/default/grub.
@@ -286,19 +296,24 @@ public struct StableBlockDeviceReferences: Rule {
                 scan.sites.append(
                     DeviceSite(
                         index: assignment.index, range: (word.range.lowerBound + prefix.utf8.count)..<word.range.upperBound,
-                        device: device, expectedType: "swap", optionalAtBoot: true,
+                        device: device, expectedType: "swap", optionalAtBoot: true, key: grubResumeKey(assignment.key),
                         role: "kernel parameter resume= in \(assignment.key) is set", domain: "resume", purpose: "for resume= in \(assignment.key)"))
             }
         }
         return scan
     }
 
+    /// resume= is found by the variable holding it.
+    static func grubResumeKey(_ variable: String) -> String { "resume= in \(variable)" }
+
     static let grubResumeReferences: UUIDReferenceValidator.Extractor = { bytes in
         let parsed = ShellAssignmentsFile(bytes: bytes)
-        var found: [Int: [String]] = [:]
+        var found: [KeyedReference] = []
         for assignment in parsed.assignments where kernelCommandLines.contains(assignment.key) {
-            found[assignment.lineNumber, default: []] += parsed.words(of: assignment)
-                .filter { $0.text.hasPrefix("resume=") }.map { String($0.text.dropFirst("resume=".count)) }
+            found += parsed.words(of: assignment).filter { $0.text.hasPrefix("resume=") }.map {
+                KeyedReference(
+                    key: grubResumeKey(assignment.key), value: String($0.text.dropFirst("resume=".count)), line: assignment.lineNumber)
+            }
         }
         return found
     }

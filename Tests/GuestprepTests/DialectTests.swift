@@ -27,17 +27,23 @@ struct DialectTests {
         #expect(fstab.bytes == bytes("UUID=1234\t /  ext4   defaults 0 1\r\n/dev/sda10 /x ext4 defaults"))
     }
 
-    @Test("lines with fewer than three fields are malformed and never edited")
+    @Test("lines libmount skips are malformed and never edited: too few fields, dump or pass not a number, a NUL")
     func malformed() {
-        let fstab = FstabFile(bytes: bytes("bug\n/dev/sda1 /\n"))
-        #expect(fstab.entries.map(\.isMalformed) == [true, true])
+        let fstab = FstabFile(
+            bytes: bytes("bug\n/dev/sda1 /\n/dev/sda1 / ext4 defaults 0 x\n/dev/sda1 / ext4 defaults 1x\n/dev/sda1 / ext4 a\u{0} 0 0\n"))
+        #expect(fstab.entries.map(\.isMalformed) == [true, true, true, true, true])
+        let fine = FstabFile(bytes: bytes("/dev/sda1 / ext4\n/dev/sda1 / ext4 defaults +1 -2 anything else\n"))
+        #expect(fine.entries.map(\.isMalformed) == [false, false])
     }
 
-    @Test("octal escapes decode as fstab(5) says")
+    @Test("octal escapes decode as fstab(5) says, and as libmount does at the edges")
     func escapes() {
         #expect(OctalEscapes.decode(bytes("a\\040b\\011c\\134d")) == bytes("a b\tc\\d"))
         #expect(OctalEscapes.decode(bytes("tail\\04")) == bytes("tail\\04"))
         #expect(OctalEscapes.decode(bytes("\\999")) == bytes("\\999"))
+        #expect(OctalEscapes.decode(bytes("a\\777")) == [UInt8(ascii: "a"), 0xFF])
+        #expect(OctalEscapes.decode(bytes("/a\\000b")) == bytes("/a"))
+        #expect(OctalEscapes.decode(bytes("/a\\400b")) == bytes("/a"))
     }
 
     @Test("crypttab device field is the second")
