@@ -135,7 +135,8 @@ extension DeviceInventory {
     /// btrfs spreads one filesystem (one UUID) over several devices, each with its own UUID_SUB.
     static func isMultiDeviceFilesystem(_ devices: [BlockDevice]) -> Bool {
         let subUUIDs = devices.compactMap(\.subUUID)
-        return devices.allSatisfy { $0.type == "btrfs" } && Set(subUUIDs).count == devices.count
+        // No device at all is not a filesystem of any kind.
+        return !devices.isEmpty && devices.allSatisfy { $0.type == "btrfs" } && Set(subUUIDs).count == devices.count
     }
 
     static func typesAgree(expected: String, actual: String) -> Bool {

@@ -159,12 +159,8 @@ struct FstabValidationTests {
     // MARK: two rules, one file
 
     /// Puts two lines (a comment and an entry) above everything else in fstab.
-    struct InsertsAtTop: Rule {
+    struct InsertsAtTop: TestRule {
         static let id = "test-inserts-at-top"
-        static let summary = "test rule"
-        static let parameterNames: [String] = []
-        init(parameters: RuleParameters) {}
-        init() {}
 
         func evaluate(in context: RuleContext) throws {
             let fstab = try #require(try context.read("/etc/fstab"))

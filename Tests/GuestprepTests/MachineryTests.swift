@@ -14,12 +14,8 @@ import Testing
 @Suite("Rule machinery")
 struct MachineryTests {
     /// Creates a .link file, deletes an old rules file and appends to fstab.
-    struct WritesFiles: Rule {
+    struct WritesFiles: TestRule {
         static let id = "test-writes-files"
-        static let summary = "test rule"
-        static let parameterNames: [String] = []
-        init(parameters: RuleParameters) {}
-        init() {}
 
         func evaluate(in context: RuleContext) throws {
             try context.propose(
@@ -33,12 +29,8 @@ struct MachineryTests {
     }
 
     /// Sees what the first rule proposed.
-    struct SeesEarlierRules: Rule {
+    struct SeesEarlierRules: TestRule {
         static let id = "test-sees-earlier"
-        static let summary = "test rule"
-        static let parameterNames: [String] = []
-        init(parameters: RuleParameters) {}
-        init() {}
 
         func evaluate(in context: RuleContext) throws {
             #expect(try context.listDirectory("/etc/systemd/network") == ["10-test.link"])
@@ -131,12 +123,8 @@ struct MachineryTests {
     }
 
     /// Moves a file aside into a directory guestprep owns beside it.
-    struct MovesAside: Rule {
+    struct MovesAside: TestRule {
         static let id = "test-moves-aside"
-        static let summary = "test rule"
-        static let parameterNames: [String] = []
-        init(parameters: RuleParameters) {}
-        init() {}
 
         func evaluate(in context: RuleContext) throws {
             try context.proposeRenameAside(
@@ -164,12 +152,8 @@ struct MachineryTests {
     }
 
     /// Inserts two lines at the top of fstab, above the lines the UUID rule rewrites.
-    struct InsertsAbove: Rule {
+    struct InsertsAbove: TestRule {
         static let id = "test-inserts-above"
-        static let summary = "test rule"
-        static let parameterNames: [String] = []
-        init(parameters: RuleParameters) {}
-        init() {}
 
         func evaluate(in context: RuleContext) throws {
             let fstab = try #require(try context.read("/etc/fstab"))
@@ -204,12 +188,8 @@ struct MachineryTests {
     }
 
     /// Fails half-way, after proposing a change.
-    struct FailsHalfway: Rule {
+    struct FailsHalfway: TestRule {
         static let id = "test-fails-halfway"
-        static let summary = "test rule"
-        static let parameterNames: [String] = []
-        init(parameters: RuleParameters) {}
-        init() {}
 
         func evaluate(in context: RuleContext) throws {
             try context.propose("/etc/half-done.conf", contents: [1], rule: Self.id, reasons: [])
@@ -243,7 +223,7 @@ struct MachineryTests {
 @Suite("Machinery details")
 struct MachineryDetailTests {
     /// Registers a check over the planned set that always finds the set invalid.
-    struct RegistersSetCheck: Rule {
+    struct RegistersSetCheck: TestRule {
         struct NoLinkWithoutRule: ChangeSetValidator {
             let id = "test.link-needs-rule"
             func validate(_ files: PlannedFiles) throws {
@@ -253,10 +233,6 @@ struct MachineryDetailTests {
             }
         }
         static let id = "test-set-check"
-        static let summary = "test rule"
-        static let parameterNames: [String] = []
-        init(parameters: RuleParameters) {}
-        init() {}
         func evaluate(in context: RuleContext) throws {
             try context.propose("/etc/systemd/network/10-eth0.link", contents: Array("[Match]\n".utf8), rule: Self.id, reasons: [])
             context.addSetValidator(NoLinkWithoutRule())
