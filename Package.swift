@@ -46,7 +46,8 @@ let package = Package(
         // What the guest is: os-release, family table, init system, network stacks, kernels; shape checks.
         .target(name: "GuestFacts", dependencies: ["GuestprepCore", "GuestFS", "Dialects"]),
         // Remediations: inspect → findings → typed changes.
-        .target(name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor"]),
+        .target(
+            name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor"]),
         // Playbooks and plans (what to change, shown as diffs), saved plans.
         .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Executor", "Rules", "Yams"]),
         // Write-ahead journal records, run directories, history: guest files only.

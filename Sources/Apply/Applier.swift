@@ -1,6 +1,6 @@
+import Executor
 import GuestFS
 import GuestprepCore
-import Executor
 import Journal
 import Rules
 

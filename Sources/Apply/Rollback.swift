@@ -1,6 +1,6 @@
+import Executor
 import GuestFS
 import GuestprepCore
-import Executor
 import Journal
 
 /// Puts back what a run changed, newest step first, byte for byte with owner, mode and extended
@@ -181,7 +181,8 @@ public struct Rollback {
             guard let path else { return .nothing }
             guard try root.exists(path) else { return .nothing }
             guard try root.listDirectory(path).allSatisfy({ removed.contains(path.appending($0)) }) else {
-                return force ? .manual("left \(path) in place: files were put in it since guestprep created it") : .conflict("no longer empty")
+                return force
+                    ? .manual("left \(path) in place: files were put in it since guestprep created it") : .conflict("no longer empty")
             }
             return .undo(.removeDirectory(path))
         case "run-command":
@@ -191,7 +192,9 @@ public struct Rollback {
                 return .undo(.runUndo(undo))  // undo commands are written to be safe to run again
             }
             let started = run.isDone(step: planned.step) ? "ran" : "may have run (interrupted)"
-            return .manual("step \(planned.step) \(started) \(shown), which cannot be undone automatically: \(command.manualUndo ?? "undo it by hand")")
+            return .manual(
+                "step \(planned.step) \(started) \(shown), which cannot be undone automatically: \(command.manualUndo ?? "undo it by hand")"
+            )
         default:
             throw GuestprepError(.journal, "step \(planned.step) has action \(planned.action), which this guestprep does not know")
         }

@@ -1,5 +1,5 @@
-import ArgumentParser
 import Apply
+import ArgumentParser
 import GuestprepCore
 import Journal
 import Planning
@@ -78,7 +78,8 @@ struct ApplyCommand: ParsableCommand {
             if yesIrreversible
                 || (console.isInteractive
                     && console.confirm(
-                        "Also run \(irreversible.count) irreversible command\(irreversible.count == 1 ? "" : "s") (rollback cannot undo them)?"))
+                        "Also run \(irreversible.count) irreversible command\(irreversible.count == 1 ? "" : "s") (rollback cannot undo them)?"
+                    ))
             {
                 // Commands run after the file changes they belong with, in plan order.
                 selected = plan.changes

@@ -54,7 +54,9 @@ public enum OutputFailure {
     /// "writing to standard output failed: No space left on device", once anything failed.
     public static var message: String? {
         lock.withLock {
-            first.map { "writing to standard \($0.fd == STDOUT_FILENO ? "output" : "error") failed: \(String(cString: strerror($0.errno)))" }
+            first.map {
+                "writing to standard \($0.fd == STDOUT_FILENO ? "output" : "error") failed: \(String(cString: strerror($0.errno)))"
+            }
         }
     }
 }

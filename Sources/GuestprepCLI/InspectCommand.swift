@@ -48,8 +48,10 @@ struct InspectCommand: ParsableCommand {
             case .json:
                 console.out(try renderJSON(report))
             case .text:
-                var text = "Guest root: \(report.root)\nOS: \(report.os ?? "unknown") (family \(report.family), init \(report.initSystem))\n"
-                text += "Network configuration: \(report.networkStacks.isEmpty ? "none found" : report.networkStacks.joined(separator: ", "))\n"
+                var text =
+                    "Guest root: \(report.root)\nOS: \(report.os ?? "unknown") (family \(report.family), init \(report.initSystem))\n"
+                text +=
+                    "Network configuration: \(report.networkStacks.isEmpty ? "none found" : report.networkStacks.joined(separator: ", "))\n"
                 text += "Kernels: \(report.kernels.isEmpty ? "none in /boot" : report.kernels.joined(separator: ", "))\n"
                 text += "\nBlock devices:\n"
                 if report.devices.isEmpty { text += "  (none probed)\n" }

@@ -1,10 +1,10 @@
+import Apply
 import ArgumentParser
 import BlockProbe
 import Executor
 import GuestFS
 import GuestFacts
 import GuestprepCore
-import Apply
 import Journal
 import Planning
 

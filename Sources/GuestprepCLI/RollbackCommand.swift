@@ -1,6 +1,6 @@
+import Apply
 import ArgumentParser
 import Executor
-import Apply
 import GuestprepCore
 import Journal
 

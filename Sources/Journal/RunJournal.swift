@@ -178,7 +178,8 @@ public struct RunJournal: Sendable {
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
             "field \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type"
         case DecodingError.dataCorrupted(let context):
-            context.codingPath.isEmpty ? "not valid JSON" : "field \(context.codingPath.map(\.stringValue).joined(separator: ".")) is invalid"
+            context.codingPath.isEmpty
+                ? "not valid JSON" : "field \(context.codingPath.map(\.stringValue).joined(separator: ".")) is invalid"
         default: "\(error)"
         }
     }
@@ -220,11 +221,13 @@ public struct LoadedRun: Sendable {
             case "create", "modify", "delete":
                 let current = try hash(path)
                 if current != planned.originalSHA256 && current == planned.newSHA256 {
-                    return "the journal has no record of step \(planned.step), yet \(path) holds what that step writes: the journal was cut short"
+                    return
+                        "the journal has no record of step \(planned.step), yet \(path) holds what that step writes: the journal was cut short"
                 }
             case "rename-aside":
                 if let destination = planned.destination, try hash(path) == nil, try hash(destination) == planned.originalSHA256 {
-                    return "the journal has no record of step \(planned.step), yet \(path) was already moved to \(destination): the journal was cut short"
+                    return
+                        "the journal has no record of step \(planned.step), yet \(path) was already moved to \(destination): the journal was cut short"
                 }
             default:
                 continue
@@ -330,7 +333,9 @@ struct JournalCheck {
             }
         }
         if let backup = entry.backup, backup != RunJournal.backupName(step: entry.step) {
-            throw fail(line, "step \(entry.step)'s backup is \(backup); backups of a step are only ever \(RunJournal.backupName(step: entry.step))")
+            throw fail(
+                line, "step \(entry.step)'s backup is \(backup); backups of a step are only ever \(RunJournal.backupName(step: entry.step))"
+            )
         }
         for hash in [entry.originalSHA256, entry.newSHA256].compactMap({ $0 }) where !Self.isSHA256(hash) {
             throw fail(line, "step \(entry.step) has a sha256 that is not 64 hex digits")

@@ -84,7 +84,8 @@ public enum PlanRendering {
     /// "2 blockers remain: /etc/fstab:4 (fstab.no-uuid), …"
     public static func blockersText(_ blockers: [Finding]) -> String {
         let listed = blockers.prefix(5).map { "\($0.location ?? $0.rule) (\($0.code))" }.joined(separator: ", ")
-        return "\(blockers.count) blocker\(blockers.count == 1 ? "" : "s") remain\(blockers.count == 1 ? "s" : ""): \(listed)\(blockers.count > 5 ? ", …" : "")"
+        return
+            "\(blockers.count) blocker\(blockers.count == 1 ? "" : "s") remain\(blockers.count == 1 ? "s" : ""): \(listed)\(blockers.count > 5 ? ", …" : "")"
     }
 
     struct JSONPlan: Encodable {

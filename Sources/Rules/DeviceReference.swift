@@ -101,12 +101,14 @@ extension DeviceInventory {
         // can both read as it, so a match would not be a byte-for-byte one.
         guard !path.unicodeScalars.contains("\u{FFFD}") else {
             return .refused(
-                .unreadable, "\(TerminalText.escape(path)) holds bytes that are not valid UTF-8 (shown as \u{FFFD}), so which device it names cannot be matched exactly; name the device by UUID= by hand"
+                .unreadable,
+                "\(TerminalText.escape(path)) holds bytes that are not valid UTF-8 (shown as \u{FFFD}), so which device it names cannot be matched exactly; name the device by UUID= by hand"
             )
         }
         guard let device = device(named: path) else {
             return .refused(
-                .notProbed, "\(path) is not among the probed block devices, so its UUID is unknown (offline: pass --disk NAME=IMAGE for the disk that holds it; live: is the device attached?)"
+                .notProbed,
+                "\(path) is not among the probed block devices, so its UUID is unknown (offline: pass --disk NAME=IMAGE for the disk that holds it; live: is the device attached?)"
             )
         }
         if let problem = device.problem {
@@ -115,18 +117,21 @@ extension DeviceInventory {
         guard let uuid = device.uuid, !uuid.isEmpty else {
             let what = device.type.map { "holds \($0) without a UUID" } ?? "holds no recognisable filesystem, swap or LUKS signature"
             return .refused(
-                .noUUID, "\(path) (\(device.source)) \(what); create the filesystem or set a UUID (tune2fs -U, swaplabel -U, …), then run again")
+                .noUUID,
+                "\(path) (\(device.source)) \(what); create the filesystem or set a UUID (tune2fs -U, swaplabel -U, …), then run again")
         }
         let sharing = devices(withUUID: uuid)
         if sharing.count > 1 && !Self.isMultiDeviceFilesystem(sharing) {
             let names = sharing.map(\.name).joined(separator: ", ")
             return .refused(
-                .uuidAmbiguous, "UUID \(uuid) of \(path) is carried by \(sharing.count) probed devices (\(names)), as on a cloned disk, so UUID= would be ambiguous; give one a new UUID (tune2fs -U random, xfs_admin -U generate, swaplabel -U) and run again"
+                .uuidAmbiguous,
+                "UUID \(uuid) of \(path) is carried by \(sharing.count) probed devices (\(names)), as on a cloned disk, so UUID= would be ambiguous; give one a new UUID (tune2fs -U random, xfs_admin -U generate, swaplabel -U) and run again"
             )
         }
         if let expectedType, let actual = device.type, !Self.typesAgree(expected: expectedType, actual: actual) {
             return .refused(
-                .typeMismatch, "the file says \(expectedType) but \(path) (\(device.source)) holds \(actual); the device names may not match this guest's disks (check --disk)"
+                .typeMismatch,
+                "the file says \(expectedType) but \(path) (\(device.source)) holds \(actual); the device names may not match this guest's disks (check --disk)"
             )
         }
         return .resolved(device: device, uuid: uuid)

@@ -112,7 +112,8 @@ public final class RuleContext {
         if original == nil { try proposeMissingDirectories(of: canonical, rule: rule) }
         append(
             Change(
-                rules: [rule], action: .write(path: canonical, original: original, contents: contents, metadata: original?.metadata ?? metadata),
+                rules: [rule],
+                action: .write(path: canonical, original: original, contents: contents, metadata: original?.metadata ?? metadata),
                 reasons: reasons, validators: validators))
     }
 
@@ -154,7 +155,8 @@ public final class RuleContext {
         }
         guard let original = try root.readFile(canonical) else { return }
         guard try read(target) == nil, changeIndex[target] == nil, !(try root.exists(target)) else {
-            throw GuestprepError(.refused, "cannot move \(canonical) aside to \(target): something is already there", path: root.display(target))
+            throw GuestprepError(
+                .refused, "cannot move \(canonical) aside to \(target): something is already there", path: root.display(target))
         }
         try proposeMissingDirectories(of: target, rule: rule)
         append(Change(rules: [rule], action: .renameAside(path: canonical, original: original, destination: target), reasons: reasons))
@@ -240,7 +242,8 @@ public final class RuleContext {
             case .directory: continue
             default:
                 throw GuestprepError(
-                    .refused, "\(path) needs \(prefix) to be a directory, but it is something else in the guest", path: root.display(prefix))
+                    .refused, "\(path) needs \(prefix) to be a directory, but it is something else in the guest", path: root.display(prefix)
+                )
             }
             automaticDirectories.insert(prefix)
             append(

@@ -54,7 +54,8 @@ public struct StableBlockDeviceReferences: Rule {
                     case Self.initramfsResume:
                         try rewrite(
                             file, in: context, scan: Self.scanInitramfsResume, references: Self.initramfsResumeReferences,
-                            reminder: "rebuild the initramfs inside the guest (update-initramfs -u -k all) so it resumes from the new RESUME")
+                            reminder:
+                                "rebuild the initramfs inside the guest (update-initramfs -u -k all) so it resumes from the new RESUME")
                     case Self.defaultGrub:
                         try rewrite(
                             file, in: context, scan: Self.scanGrub, references: Self.grubResumeReferences,
@@ -110,7 +111,9 @@ public struct StableBlockDeviceReferences: Rule {
         let scanned = scan(file)
         for finding in scanned.findings {
             context.report(
-                Finding(rule: Self.id, code: finding.code, severity: finding.severity, message: finding.message, path: shown, line: finding.line))
+                Finding(
+                    rule: Self.id, code: finding.code, severity: finding.severity, message: finding.message, path: shown, line: finding.line
+                ))
         }
         var lines = TextLines.split(file.contents)
         var edits: [Int: [(range: Range<Int>, text: String)]] = [:]
@@ -200,7 +203,10 @@ public struct StableBlockDeviceReferences: Rule {
         for entry in CrypttabFile(bytes: file.contents).entries {
             if entry.isMalformed {
                 scan.findings.append(
-                    (entry.lineNumber, "crypttab.malformed", .warning, "not a valid crypttab entry (needs at least a name and a device); left as it is"))
+                    (
+                        entry.lineNumber, "crypttab.malformed", .warning,
+                        "not a valid crypttab entry (needs at least a name and a device); left as it is"
+                    ))
                 continue
             }
             guard case .unstable(let device) = DeviceReference.classify(entry.device) else { continue }
@@ -262,7 +268,8 @@ public struct StableBlockDeviceReferences: Rule {
             scan.sites.append(
                 DeviceSite(
                     index: assignment.index, range: assignment.contentRange, device: device, expectedType: "swap",
-                    optionalAtBoot: true, key: "RESUME", role: "the resume device (RESUME) is named", domain: "resume", purpose: "for RESUME"))
+                    optionalAtBoot: true, key: "RESUME", role: "the resume device (RESUME) is named", domain: "resume",
+                    purpose: "for RESUME"))
         }
         return scan
     }
@@ -297,7 +304,8 @@ public struct StableBlockDeviceReferences: Rule {
                     DeviceSite(
                         index: assignment.index, range: (word.range.lowerBound + prefix.utf8.count)..<word.range.upperBound,
                         device: device, expectedType: "swap", optionalAtBoot: true, key: grubResumeKey(assignment.key),
-                        role: "kernel parameter resume= in \(assignment.key) is set", domain: "resume", purpose: "for resume= in \(assignment.key)"))
+                        role: "kernel parameter resume= in \(assignment.key) is set", domain: "resume",
+                        purpose: "for resume= in \(assignment.key)"))
             }
         }
         return scan

@@ -46,7 +46,8 @@ struct CommandStepTests {
         defer { Support.cleanUp(guest.top) }
         let mountsBefore = try Mount.table("/proc/self/mountinfo")
         let touch = CommandStep(
-            argv: ["/bin/sh", "-c", "printf ran > /etc/ran-by-step"], effect: "mark the guest", undo: ["/bin/sh", "-c", "rm /etc/ran-by-step"])
+            argv: ["/bin/sh", "-c", "printf ran > /etc/ran-by-step"], effect: "mark the guest",
+            undo: ["/bin/sh", "-c", "rm /etc/ran-by-step"])
         let (root, plan) = try plan(guest, [touch, CommandStep(argv: ["true"], effect: "nothing", undo: ["true"])])
         #expect(plan.changes.map(\.kind) == [.create, .runCommand, .runCommand])
         #expect(plan.irreversibleChanges.isEmpty)
@@ -67,7 +68,8 @@ struct CommandStepTests {
     func fails() throws {
         let guest = try PhonyGuest("step-fails")
         defer { Support.cleanUp(guest.top) }
-        let (root, plan) = try plan(guest, [CommandStep(argv: ["/bin/sh", "-c", "echo broken >&2; exit 7"], effect: "fail", undo: ["true"])])
+        let (root, plan) = try plan(
+            guest, [CommandStep(argv: ["/bin/sh", "-c", "echo broken >&2; exit 7"], effect: "fail", undo: ["true"])])
         #expect(throws: GuestprepError.self) {
             try Applier(root: root, tool: "test", runner: ChrootExecutor(root: root)).apply(plan)
         }

@@ -1,9 +1,9 @@
 import Apply
 import BlockProbe
 import Foundation
-import HostProcess
 import GuestFS
 import GuestprepCore
+import HostProcess
 import Journal
 import Planning
 import Rules

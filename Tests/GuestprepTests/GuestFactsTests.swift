@@ -57,7 +57,8 @@ struct GuestFactsTests {
     @Test("os-release quoting as os-release(5) defines it; unknown IDs fall back to the unknown family")
     func osReleaseParsing() {
         let parsed = OSRelease.parse(
-            Array("# comment\nID=\"my-os\"\nID_LIKE='rhel  centos'\nPRETTY_NAME=\"A \\\"quoted\\\" \\$name\"\n".utf8), path: "/etc/os-release")
+            Array("# comment\nID=\"my-os\"\nID_LIKE='rhel  centos'\nPRETTY_NAME=\"A \\\"quoted\\\" \\$name\"\n".utf8),
+            path: "/etc/os-release")
         #expect(parsed.id == "my-os")
         #expect(parsed.idLike == ["rhel", "centos"])
         #expect(parsed.prettyName == "A \"quoted\" $name")
@@ -77,10 +78,12 @@ struct GuestFactsTests {
         let scratch = try Support.scratch("facts-rhel")
         defer { Support.cleanUp(scratch) }
         let root = scratch.appendingPathComponent("root")
-        try Support.must("cp", ["-a", Support.repository.appendingPathComponent("Tests/GuestprepTests/Fixtures/facts/rhel9-ifcfg").path, root.path])
+        try Support.must(
+            "cp", ["-a", Support.repository.appendingPathComponent("Tests/GuestprepTests/Fixtures/facts/rhel9-ifcfg").path, root.path])
         // An initramfs-tools file in a RHEL guest is not read at boot: it is left alone.
         try Support.write("RESUME=/dev/vda2\n", to: root.appendingPathComponent("etc/initramfs-tools/conf.d/resume"))
-        let image = try DiskImage.wholeDisk(at: scratch.appendingPathComponent("swap.img"), sizeMiB: 8, content: .swap(uuid: FixtureGuest.swapUUID))
+        let image = try DiskImage.wholeDisk(
+            at: scratch.appendingPathComponent("swap.img"), sizeMiB: 8, content: .swap(uuid: FixtureGuest.swapUUID))
         let guest = try GuestRoot(hostPath: root.path)
         let plan = try Planner.plan(
             root: guest, devices: try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/vda2", hostPath: image.path)]),
@@ -115,7 +118,8 @@ struct GuestFactsTests {
         #expect(rule.addresses.map(\.key) == ["eth1", "eth0"])
         #expect(rule.interfaces.first?.value.first?.value == "10.0.0.1")
         #expect(rule.keep == 2)
-        let wrong = RuleParameters(values: ["addresses": .init(content: .list([.scalar("x")]), line: 7)], file: "p.yaml", rule: TakesMaps.id)
+        let wrong = RuleParameters(
+            values: ["addresses": .init(content: .list([.scalar("x")]), line: 7)], file: "p.yaml", rule: TakesMaps.id)
         #expect {
             try TakesMaps(parameters: wrong)
         } throws: {

@@ -209,7 +209,8 @@ struct JournalIntegrityMoreTests {
         let (guest, root, run) = try JournalIntegrityTests().appliedGuest()
         defer { guest.cleanUp() }
         let url = JournalIntegrityTests().journalURL(guest, run)
-        try Support.write(try Support.read(url).replacingOccurrences(of: "\"action\":\"modify\"", with: "\"action\":\"format-disk\""), to: url)
+        try Support.write(
+            try Support.read(url).replacingOccurrences(of: "\"action\":\"modify\"", with: "\"action\":\"format-disk\""), to: url)
         #expect(try RunHistory.runs(in: root).map(\.state) == [.damaged])
     }
 

@@ -1,9 +1,9 @@
+import Apply
 import BlockProbe
 import CGuestprepShim
 import Foundation
 import GuestFS
 import GuestprepCore
-import Apply
 import Journal
 import Planning
 import Rules

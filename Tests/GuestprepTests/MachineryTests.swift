@@ -1,9 +1,9 @@
+import Apply
 import BlockProbe
 import Foundation
-import GuestFacts
 import GuestFS
+import GuestFacts
 import GuestprepCore
-import Apply
 import Journal
 import Planning
 import Rules

@@ -1,6 +1,6 @@
 import Foundation
-import HostProcess
 import GuestprepCore
+import HostProcess
 import MountTable
 import Testing
 

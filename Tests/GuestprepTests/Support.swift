@@ -1,6 +1,6 @@
-import Foundation
 import Apply
 import BlockProbe
+import Foundation
 import GuestFS
 import GuestFacts
 import GuestprepCore
