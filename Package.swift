@@ -45,6 +45,8 @@ let package = Package(
         .target(name: "Dialects", dependencies: ["GuestprepCore"]),
         // What the guest is: os-release, family table, init system, network stacks, kernels; shape checks.
         .target(name: "GuestFacts", dependencies: ["GuestprepCore", "GuestFS", "Dialects"]),
+        // Network configuration: one interface model, one dialect per configuration system, leases.
+        .target(name: "Network", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts"]),
         // Remediations: inspect → findings → typed changes.
         .target(
             name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor"]),
@@ -68,7 +70,7 @@ let package = Package(
         .testTarget(
             name: "GuestprepTests",
             dependencies: [
-                "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "GuestFacts", "Rules", "Planning", "Journal", "Apply",
+                "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "GuestFacts", "Network", "Rules", "Planning", "Journal", "Apply",
                 "GuestprepCLI", "CGuestprepShim", "HostProcess", "Executor", "CTestSupport",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]
