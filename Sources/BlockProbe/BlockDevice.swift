@@ -16,11 +16,16 @@ public struct BlockDevice: Sendable, Equatable, Codable {
     public var usage: String?
     /// Why libblkid could not tell what is on it, when it could not.
     public var problem: String?
+    /// Why guestprep could not read the device at all (EACCES, EIO): not a fact about the guest,
+    /// so a file that names this device gets an error, never a finding.
+    public var readFailure: String?
 
     public init(
         name: String, aliases: [String] = [], source: String, type: String? = nil, uuid: String? = nil,
-        subUUID: String? = nil, label: String? = nil, partUUID: String? = nil, usage: String? = nil, problem: String? = nil
+        subUUID: String? = nil, label: String? = nil, partUUID: String? = nil, usage: String? = nil, problem: String? = nil,
+        readFailure: String? = nil
     ) {
+        self.readFailure = readFailure
         self.name = name
         self.aliases = aliases
         self.source = source

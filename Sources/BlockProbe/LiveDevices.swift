@@ -44,7 +44,7 @@ public enum LiveDeviceProbe {
                 let probe = try BlkidProbe(path: node)
                 probe.describe(into: &probed, outcome: try probe.probe(partitions: false, display: node))
             } catch let error as GuestprepError {
-                probed.problem = "could not be read: \(error.cause ?? error.message)"
+                probed.readFailure = "\(error)"
             }
             devices.append(probed)
         }

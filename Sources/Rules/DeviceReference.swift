@@ -82,6 +82,8 @@ public enum DeviceResolution: Equatable, Sendable {
     case resolved(device: BlockDevice, uuid: String)
     /// Why the reference cannot be rewritten: a stable reason (for finding codes) and words.
     case refused(RefusalReason, String)
+    /// guestprep could not read the device: the reference could not be checked at all.
+    case unreadable(GuestprepError)
 }
 
 /// Why a device reference cannot be rewritten; the last part of a finding's code.
@@ -110,6 +112,12 @@ extension DeviceInventory {
                 .notProbed,
                 "\(path) is not among the probed block devices, so its UUID is unknown (offline: pass --disk NAME=IMAGE for the disk that holds it; live: is the device attached?)"
             )
+        }
+        if let failure = device.readFailure {
+            return .unreadable(
+                GuestprepError(
+                    .probe, "\(path) could not be probed, so the reference to it cannot be checked; run guestprep as root",
+                    path: path, cause: failure))
         }
         if let problem = device.problem {
             return .refused(.unreadable, "\(path) (\(device.source)): \(problem)")

@@ -126,6 +126,10 @@ public struct StableBlockDeviceReferences: Rule {
                 edits[site.index, default: []].append((site.range, reference))
                 expected.append(KeyedReference(key: site.key, value: reference, line: site.index + 1))
                 reasons.append("line \(site.index + 1): \(site.device) → \(reference) (\(probed.type ?? "unknown type") \(site.purpose))")
+            case .unreadable(var error):
+                error.path = shown
+                error.line = site.index + 1
+                throw error
             case .refused(let reason, let why):
                 context.report(
                     Finding(

@@ -271,3 +271,26 @@ struct MachineryDetailTests {
         #expect(options.first?.message.contains("device= of /data names /dev/sdb2") == true)
     }
 }
+
+@Suite("Probe failures are errors")
+struct ProbeFailureTests {
+    @Test("a referenced device that could not be read (EACCES) makes the rule fail, not a finding about the guest")
+    func unreadableDevice() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        var devices = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path)]).devices
+        let index = try #require(devices.firstIndex { $0.name == "/dev/sda1" })
+        devices[index] = BlockDevice(name: "/dev/sda1", source: "/dev/sda1", readFailure: "/dev/sda1: opening failed: Permission denied (errno 13)")
+        let plan = try Planner.plan(
+            root: try GuestRoot(hostPath: guest.root.path), devices: DeviceInventory(devices: devices),
+            playbook: Playbook(
+                name: "t", source: "t",
+                steps: [.init(rule: StableBlockDeviceReferences(targets: [.fstab]), ruleID: StableBlockDeviceReferences.id, line: 1)]))
+        #expect(plan.verdict == .error)
+        let failure = try #require(plan.failures.first)
+        #expect(failure.error.code == .probe)
+        #expect(failure.error.path == "/etc/fstab" && failure.error.line == 4)
+        #expect(failure.error.cause?.contains("Permission denied") == true)
+        #expect(!plan.findings.contains { $0.line == 4 })
+    }
+}
