@@ -47,6 +47,8 @@ let package = Package(
         .target(name: "GuestFacts", dependencies: ["GuestprepCore", "GuestFS", "Dialects"]),
         // Network configuration: one interface model, one dialect per configuration system, leases.
         .target(name: "Network", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts"]),
+        // The running system's network links through libudev and ethtool: name, MACs, driver, bus, kind.
+        .target(name: "LinkProbe", dependencies: ["GuestprepCore", "Network", "CUdev", "CGuestprepShim"]),
         // Remediations: inspect → findings → typed changes.
         .target(
             name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor"]),
@@ -60,8 +62,8 @@ let package = Package(
         .target(
             name: "GuestprepCLI",
             dependencies: [
-                "GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "HostProcess", "Executor", "Rules", "Planning", "Journal",
-                "Apply", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "HostProcess", "Executor", "Network", "LinkProbe", "Rules", "Planning",
+                "Journal", "Apply", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], resources: [.embedInCode("Resources/default.yaml")]),
         .executableTarget(name: "guestprep", dependencies: ["GuestprepCLI"]),
 
@@ -70,7 +72,7 @@ let package = Package(
         .testTarget(
             name: "GuestprepTests",
             dependencies: [
-                "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "GuestFacts", "Network", "Rules", "Planning", "Journal", "Apply",
+                "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "GuestFacts", "Network", "LinkProbe", "Rules", "Planning", "Journal", "Apply",
                 "GuestprepCLI", "CGuestprepShim", "HostProcess", "Executor", "CTestSupport",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]

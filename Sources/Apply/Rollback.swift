@@ -50,6 +50,9 @@ public struct Rollback {
         case moveBack(from: GuestPath, to: GuestPath)
         case removeDirectory(GuestPath)
         case runUndo([String])
+        /// Nothing to undo, but a crash inside the step's atomic replace may have left its
+        /// temporary file beside the target: ours to remove.
+        case removeTemporaries(GuestPath)
     }
 
     /// The rollback itself; the caller holds the lock.
@@ -75,7 +78,14 @@ public struct Rollback {
         for planned in run.manifest.reversed() {
             guard let intent = run.intent(step: planned.step), !run.isRestored(step: planned.step) else { continue }
             let label = planned.path ?? planned.command?.argv.joined(separator: " ") ?? "step \(planned.step)"
-            switch try decide(planned, intent: intent, run: run, journal: journal, force: force, removed: removed) {
+            let decision = try decide(planned, intent: intent, run: run, journal: journal, force: force, removed: removed)
+            // Temporary files of a replace that a crash cut short go whatever else is decided,
+            // and before the directories they sit in are checked or removed.
+            if ["create", "modify", "delete"].contains(planned.action), let path = planned.path.map({ GuestPath($0) }) {
+                if case .undo(.restore) = decision {} else { pending.append((planned.step, label, .removeTemporaries(path))) }
+                for name in try temporaries(beside: path) { removed.insert(path.parent.appending(name)) }
+            }
+            switch decision {
             case .nothing: continue
             case .conflict(let why): conflicts.append("\(label) (\(why))")
             case .manual(let note): manual.append(note)
@@ -83,7 +93,7 @@ public struct Rollback {
                 pending.append((planned.step, label, undo))
                 switch undo {
                 case .remove(let path), .removeDirectory(let path), .moveBack(let path, _): removed.insert(path)
-                case .restore, .runUndo: break
+                case .restore, .runUndo, .removeTemporaries: break
                 }
             }
         }
@@ -109,6 +119,9 @@ public struct Rollback {
                 try root.moveFile(from, to: to)
             case .removeDirectory(let path):
                 try root.removeEmptyDirectory(path)
+            case .removeTemporaries(let path):
+                try root.removeStaleTemporaries(beside: path)
+                continue  // no state of the run changed: no record
             case .runUndo(let argv):
                 guard let runner else { continue }
                 let result = try runner.run(GuestCommand(argv))
@@ -134,6 +147,13 @@ public struct Rollback {
         done.reason = run.records.contains { $0.type == .failed } ? "apply-failed" : reason
         try journal.append(done)
         return Outcome(runID: journal.id, restored: restored, didWork: true, manualSteps: manual)
+    }
+
+    /// Names of temporary files a crashed atomic replace of `path` left beside it.
+    private func temporaries(beside path: GuestPath) throws -> [String] {
+        guard try root.isDirectory(path.parent) else { return [] }
+        return try root.listDirectoryBytes(path.parent).compactMap { String(validating: $0, as: UTF8.self) }
+            .filter { GuestRoot.isTemporary($0, of: path.name) }
     }
 
     private enum Decision {

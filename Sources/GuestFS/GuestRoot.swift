@@ -377,6 +377,11 @@ public final class GuestRoot: Sendable {
 
     /// Removes temporary files that a killed `replaceFile` left beside `path` (they carry this
     /// tool's own name pattern, so nothing else can match).
+    /// Whether `name` is a temporary file an atomic replace of `target` makes beside it.
+    public static func isTemporary(_ name: String, of target: String) -> Bool {
+        Array(name.utf8).starts(with: Array(".\(tempStem(for: target)).guestprep-".utf8))
+    }
+
     public func removeStaleTemporaries(beside path: GuestPath) throws {
         let canonical = try canonicalPath(path)
         // Bytes, not String.hasPrefix: under canonical equivalence another file whose name only

@@ -5,6 +5,7 @@ import GuestFS
 import GuestFacts
 import GuestprepCore
 import Journal
+import LinkProbe
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,11 +24,13 @@ struct InspectCommand: ParsableCommand {
         var bootloaderFiles: [String]
         var kernels: [String]
         var devices: [BlockDevice]
+        /// The running system's network links (live inspection only).
+        var links: [NetworkLink]?
         var runs: [RunSummary]
         var findings: [Finding]
 
         enum CodingKeys: String, CodingKey {
-            case root, os, family, devices, runs, findings, kernels
+            case root, os, family, devices, links, runs, findings, kernels
             case initSystem = "init_system"
             case networkStacks = "network_stacks"
             case bootloaderFiles = "bootloader_files"
@@ -42,7 +45,8 @@ struct InspectCommand: ParsableCommand {
                 root: root.hostPath, os: facts.os?.prettyName ?? facts.os?.id, family: facts.family.rawValue,
                 initSystem: facts.initSystem.rawValue, networkStacks: facts.networkStacks.map(\.rawValue),
                 bootloaderFiles: facts.bootloaderFiles.map(\.description), kernels: facts.kernels.kernels.map(\.description),
-                devices: devices.devices, runs: try RunHistory.runs(in: root), findings: findings)
+                devices: devices.devices, links: root.isLive ? try LiveLinkProbe.links() : nil, runs: try RunHistory.runs(in: root),
+                findings: findings)
             let console = CommandEnvironment.console
             switch format {
             case .json:
@@ -62,6 +66,17 @@ struct InspectCommand: ParsableCommand {
                     if !device.aliases.isEmpty { text += " aka \(device.aliases.joined(separator: ", "))" }
                     if let problem = device.problem { text += "  ! \(problem)" }
                     text += "\n"
+                }
+                if let links = report.links {
+                    text += "\nNetwork links:\n"
+                    for link in links {
+                        text += "  \(link.name)  \(link.kind.rawValue)  \(link.mac?.description ?? "-")"
+                        if let permanent = link.permanentMAC, permanent != link.mac { text += " (permanent \(permanent))" }
+                        if let driver = link.driver { text += "  driver \(driver)" }
+                        if let bus = link.bus { text += "  on \(bus)" }
+                        if let master = link.master { text += "  port of \(master)" }
+                        text += "\n"
+                    }
                 }
                 text += "\nRuns: \(report.runs.isEmpty ? "none" : "")\n"
                 for run in report.runs {

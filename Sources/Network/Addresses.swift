@@ -22,6 +22,12 @@ public struct MACAddress: Sendable, Hashable, Comparable, CustomStringConvertibl
         self.bytes = bytes
     }
 
+    /// From raw bytes (6, or 20 for InfiniBand).
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 6 || bytes.count == 20 else { return nil }
+        self.bytes = bytes
+    }
+
     public var description: String {
         bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: ":")
     }

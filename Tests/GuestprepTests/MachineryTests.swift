@@ -294,3 +294,31 @@ struct ProbeFailureTests {
         #expect(!plan.findings.contains { $0.line == 4 })
     }
 }
+
+@Suite("Crash inside an atomic replace")
+struct CrashInsideReplaceTests {
+    @Test("a temporary file left by a replace killed mid-way goes with the rollback, even in a directory the run created")
+    func temporaryInCreatedDirectory() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let original = try guest.snapshot()
+        let root = try GuestRoot(hostPath: guest.root.path)
+        let context = RuleContext(root: root, devices: DeviceInventory(devices: []), facts: try GuestFacts.gather(from: root))
+        try context.propose("/etc/systemd/network/10-eth0.link", contents: Array("[Match]\n".utf8), rule: "t", reasons: [])
+        let outcome = try Applier(root: root, tool: "test").apply(context.changes, playbook: "test")
+
+        // The state a SIGKILL just before the rename leaves: step 3's intent is the last record,
+        // the target does not exist yet, and its temporary file sits beside it.
+        let journal = guest.file("var/lib/guestprep/backups/\(outcome.runID)/journal.jsonl")
+        let lines = try Support.read(journal).split(separator: "\n").map(String.init)
+        let lastIntent = try #require(lines.lastIndex { $0.contains("\"type\":\"intent\"") })
+        try Support.write(lines[...lastIntent].joined(separator: "\n") + "\n", to: journal)
+        try FileManager.default.removeItem(at: guest.file("etc/systemd/network/10-eth0.link"))
+        try Support.write("[Match]\n", to: guest.file("etc/systemd/network/.10-eth0.link.guestprep-4242-17"))
+        #expect(try RunHistory.runs(in: root).map(\.state) == [.interrupted])
+
+        _ = try Rollback(root: root).rollBack(runID: outcome.runID, force: false)
+        #expect(try guest.snapshot() == original)
+        #expect(try RunHistory.runs(in: root).map(\.state) == [.rolledBack])
+    }
+}
