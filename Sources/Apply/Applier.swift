@@ -19,6 +19,9 @@ public struct Applier {
         self.runner = runner
     }
 
+    /// Longest a command of a change may run (an initramfs rebuild for many kernels takes minutes).
+    public static let commandTimeout: Duration = .seconds(1800)
+
     public struct Outcome: Sendable {
         public var runID: String
         public var changes: Int
@@ -148,13 +151,14 @@ public struct Applier {
             try root.createDirectory(path, mode: mode)
         case .runCommand(let command):
             guard let runner else { throw GuestprepError(.refused, "no way to run commands in this guest") }
-            let result = try runner.run(GuestCommand(command.argv))
+            // Bounded, so a hung command cannot hold the guest's lock for ever.
+            let result = try runner.run(GuestCommand(command.argv, timeout: Self.commandTimeout))
             done.status = result.status
             done.output = result.outputTail
             guard result.succeeded else {
                 throw GuestprepError(
                     .command,
-                    "\(command.argv.joined(separator: " ")) \(result.wasSignaled ? "was killed by signal" : "exited with status") \(result.status)",
+                    "\(command.argv.joined(separator: " ")) \(result.timedOut ? "ran past its time limit and was killed" : result.wasSignaled ? "was killed by signal \(result.status)" : "exited with status \(result.status)")",
                     cause: result.outputTail.isEmpty ? nil : result.outputTail)
             }
         }

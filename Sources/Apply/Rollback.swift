@@ -124,7 +124,7 @@ public struct Rollback {
                 continue  // no state of the run changed: no record
             case .runUndo(let argv):
                 guard let runner else { continue }
-                let result = try runner.run(GuestCommand(argv))
+                let result = try runner.run(GuestCommand(argv, timeout: Applier.commandTimeout))
                 guard result.succeeded else {
                     throw GuestprepError(
                         .command, "undoing step \(step) with \(argv.joined(separator: " ")) failed with status \(result.status)",

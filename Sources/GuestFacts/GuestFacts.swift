@@ -64,6 +64,13 @@ public struct GuestFacts: Sendable {
             bootloaderFiles: try bootloaderFiles(root), kernels: try kernelPaths(root))
     }
 
+    /// Names in a directory that are valid UTF-8. Facts only look for names of known shapes; a
+    /// file named in another encoding (an SSID-named NetworkManager connection, say) is none of
+    /// them and must not stop the whole tool.
+    static func names(in directory: GuestPath, of root: GuestRoot) throws -> [String] {
+        try root.listDirectoryBytes(directory).compactMap { String(validating: $0, as: UTF8.self) }.sorted()
+    }
+
     static func initSystem(_ root: GuestRoot) throws -> InitSystem {
         // /sbin/init is what the kernel starts; its link target names the init system.
         for path: GuestPath in ["/sbin/init", "/usr/sbin/init"] {
@@ -83,7 +90,7 @@ public struct GuestFacts: Sendable {
 
     static func networkStacks(_ root: GuestRoot) throws -> [NetworkStack] {
         func any(_ directory: GuestPath, _ matches: (String) -> Bool) throws -> Bool {
-            try root.listDirectory(directory).contains(where: matches)
+            try names(in: directory, of: root).contains(where: matches)
         }
         var found: [NetworkStack] = []
         if try root.exists("/etc/network/interfaces") { found.append(.ifupdown) }
@@ -109,12 +116,12 @@ public struct GuestFacts: Sendable {
             "/etc/kernel/cmdline", "/boot/extlinux/extlinux.conf", "/boot/loader/loader.conf",
         ]
         for path in fixed where try root.exists(path) { found.append(path) }
-        for name in try root.listDirectory("/boot/loader/entries") where name.hasSuffix(".conf") {
+        for name in try names(in: "/boot/loader/entries", of: root) where name.hasSuffix(".conf") {
             found.append(GuestPath("/boot/loader/entries").appending(name))
         }
-        for vendor in try root.listDirectory("/boot/efi/EFI") {
+        for vendor in try names(in: "/boot/efi/EFI", of: root) {
             let directory = GuestPath("/boot/efi/EFI").appending(vendor)
-            for name in try root.listDirectory(directory) where name.hasSuffix(".cfg") || name.hasSuffix(".efi") {
+            for name in try names(in: directory, of: root) where name.hasSuffix(".cfg") || name.hasSuffix(".efi") {
                 found.append(directory.appending(name))
             }
         }
@@ -122,15 +129,15 @@ public struct GuestFacts: Sendable {
     }
 
     static func kernelPaths(_ root: GuestRoot) throws -> KernelInventoryPaths {
-        let boot = try root.listDirectory("/boot")
+        let boot = try names(in: "/boot", of: root)
         let kernelPrefixes = ["vmlinuz-", "vmlinux-", "Image-", "kernel-"]
         let initramfsPrefixes = ["initrd.img-", "initramfs-", "initrd-"]
         var modules: [GuestPath] = []
         // Merged /usr makes /lib a link to /usr/lib: list one, not both.
         for base: GuestPath in ["/lib/modules", "/usr/lib/modules"] {
             let canonical = (try? root.canonicalPath(base)) ?? base
-            let names = try root.listDirectory(canonical).map { canonical.appending($0) }
-            for path in names where !modules.contains(path) { modules.append(path) }
+            let found = try names(in: canonical, of: root).map { canonical.appending($0) }
+            for path in found where !modules.contains(path) { modules.append(path) }
         }
         return KernelInventoryPaths(
             kernels: boot.filter { name in kernelPrefixes.contains { name.hasPrefix($0) } }.map { GuestPath("/boot").appending($0) },

@@ -22,6 +22,12 @@ struct ApplyCommand: ParsableCommand {
     @Flag(name: .long, help: "Also run irreversible commands without asking.")
     var yesIrreversible = false
 
+    func validate() throws {
+        if savedPlan != nil && playbook.playbook != nil {
+            throw ValidationError("--plan applies the playbook saved in the plan; drop --playbook, or plan again with it")
+        }
+    }
+
     func run() throws {
         var verdict = Verdict.ready
         try reportingErrors { verdict = try applyConfirmed() }

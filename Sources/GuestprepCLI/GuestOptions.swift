@@ -50,11 +50,11 @@ struct GuestOptions: ParsableArguments {
 }
 
 struct PlaybookOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("A shipped playbook's name, or a playbook file.", valueName: "NAME|FILE"))
-    var playbook: String = "default"
+    @Option(name: .long, help: ArgumentHelp("A shipped playbook's name, or a playbook file (default: default).", valueName: "NAME|FILE"))
+    var playbook: String?
 
     func load() throws -> Playbook {
-        try PlaybookLibrary.load(playbook)
+        try PlaybookLibrary.load(playbook ?? "default")
     }
 }
 

@@ -26,6 +26,10 @@ public enum PlanRendering {
             out += "\nNo changes listed, but the plan is incomplete: see the errors above.\n"
             return out + summary(plan, findings: findings)
         }
+        if plan.changes.isEmpty && findings.contains(where: { $0.severity == .blocker }) {
+            out += "\nNo changes proposed; the blockers above need fixing first.\n"
+            return out + summary(plan, findings: findings)
+        }
         if plan.changes.isEmpty {
             out += "\nNo changes: the guest already matches playbook \(plan.playbook).\n"
             return out + summary(plan, findings: findings)

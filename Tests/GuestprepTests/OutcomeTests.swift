@@ -214,3 +214,58 @@ struct FailedRollbackTests {
         #expect(try guest.snapshot() == original)
     }
 }
+
+@Suite("Findings from the review of the machinery")
+struct MachineryReviewTests {
+    @Test("a file named in another encoding in / or a NetworkManager directory does not stop plan or inspect")
+    func nonUTF8NamesElsewhere() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        for directory in ["", "etc/NetworkManager/system-connections/"] {
+            try FileManager.default.createDirectory(at: guest.file(directory.isEmpty ? "." : directory), withIntermediateDirectories: true)
+            let path = guest.root.path + "/" + directory
+            let fd = open(path + "caf\u{E9}", O_CREAT | O_WRONLY, 0o644)  // placeholder, renamed to bytes below
+            close(fd)
+            let bytes = Array((path + "caf").utf8) + [0xE9, 0]
+            #expect(bytes.withUnsafeBufferPointer { rename(path + "caf\u{E9}", UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) } == 0)
+        }
+        #expect(try Support.guestprep(["plan"] + guest.arguments).status == 0)
+        #expect(try Support.guestprep(["inspect"] + guest.arguments).status == 0)
+    }
+
+    @Test("an unmounted separate /usr is named as the cause, not a missing os-release; rbind counts as a bind")
+    func usrNotMounted() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        try FileManager.default.removeItem(at: guest.file("etc/os-release"))
+        try FileManager.default.createSymbolicLink(atPath: guest.file("etc/os-release").path, withDestinationPath: "../usr/lib/os-release")
+        try FileManager.default.createDirectory(at: guest.file("usr"), withIntermediateDirectories: true)
+        try Support.write(try guest.read("etc/fstab") + "\n/dev/sda4 /usr ext4 defaults 0 2\n", to: guest.file("etc/fstab"))
+        let result = try Support.guestprep(["plan"] + guest.arguments)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("mounts a separate filesystem on /usr"))
+
+        try guest.reset()
+        try FileManager.default.createDirectory(at: guest.file("var"), withIntermediateDirectories: true)
+        try Support.write(try guest.read("etc/fstab") + "\n/srv/var-real /var none rbind 0 0\n", to: guest.file("etc/fstab"))
+        #expect(try Support.guestprep(["plan"] + guest.arguments).status == 0)
+    }
+
+    @Test("with blockers and nothing to change, the plan does not say the guest already matches")
+    func noFalseReassurance() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let result = try Support.guestprep(["plan", "--root", guest.root.path])
+        #expect(!result.stdout.contains("already matches"))
+        #expect(result.stdout.contains("No changes proposed; the blockers above need fixing first."))
+    }
+
+    @Test("apply --plan with --playbook is a usage error: the saved plan carries its playbook")
+    func planAndPlaybook() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let result = try Support.guestprep(["apply"] + guest.arguments + ["--plan", "/nonexistent.plan", "--playbook", "x.yaml", "--yes"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("--plan applies the playbook saved in the plan"))
+    }
+}
