@@ -1,0 +1,38 @@
+import GuestFS
+import GuestFacts
+import GuestprepCore
+import Network
+import Testing
+
+/// `--nic NAME=MAC` and `--nic MAC=IP`, parsed and matched exactly.
+@Suite("NIC hints")
+struct NICHintTests {
+    @Test("both forms parse, either side may hold the MAC; quotes and /prefix around the IP are ignored")
+    func parsing() throws {
+        #expect(try NICHint(argument: "ens3=52:54:00:12:34:56") == .name("ens3", mac: try #require(MACAddress("52:54:00:12:34:56"))))
+        let mac = try #require(MACAddress("00:50:56:AB:CD:EF"))
+        #expect(try NICHint(argument: "00:50:56:AB:CD:EF=10.0.0.3") == .address(try #require(IPAddress("10.0.0.3")), mac: mac))
+        #expect(try NICHint(argument: "'10.0.0.3/24'=00:50:56:ab:cd:ef") == .address(try #require(IPAddress("10.0.0.3")), mac: mac))
+        #expect(try NICHint(argument: "00:50:56:ab:cd:ef=\"fe80::1\"") == .address(try #require(IPAddress("fe80::1")), mac: mac))
+        for bad in ["ens3", "=52:54:00:12:34:56", "ens3=", "ens3=10.0.0.1", "a/b=52:54:00:12:34:56", "averyveryverylongname=52:54:00:12:34:56"] {
+            #expect(throws: GuestprepError.self, "\(bad)") { try NICHint(argument: bad) }
+        }
+    }
+
+    @Test("MAC=IP matches exactly: 192.168.1.1 is not 192.168.1.10, 10.0.0.3 is not 110.0.0.3; unmatched hints say so")
+    func exactMatching() throws {
+        func interface(_ name: String, _ cidr: String, line: Int) throws -> InterfaceConfig {
+            InterfaceConfig(
+                stack: .ifcfgRHEL, name: Sourced(name, at: SourceLocation(GuestPath("/etc/sysconfig/network-scripts/ifcfg-\(name)"), line: 1)),
+                addresses: [Sourced(try #require(InterfaceAddress(cidr: cidr)), at: SourceLocation("/etc/x", line: line))])
+        }
+        let interfaces = [try interface("eth0", "192.168.1.10/24", line: 3), try interface("eth1", "110.0.0.3/8", line: 4)]
+        let hints = [
+            try NICHint(argument: "52:54:00:00:00:01=192.168.1.1"), try NICHint(argument: "52:54:00:00:00:02=192.168.1.10"),
+            try NICHint(argument: "52:54:00:00:00:03=10.0.0.3"), try NICHint(argument: "52:54:00:00:00:02=110.0.0.3"),
+        ]
+        let matches = NICHintMatch.resolve(hints, against: interfaces)
+        #expect(matches.map(\.interface) == [nil, "eth0", nil, "eth1"])
+        #expect(matches[1].evidence == SourceLocation("/etc/x", line: 3))
+    }
+}
