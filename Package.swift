@@ -44,7 +44,7 @@ let package = Package(
         // Lossless parsers/renderers, one per configuration format.
         .target(name: "Dialects", dependencies: ["GuestprepCore"]),
         // What the guest is: os-release, family table, init system, network stacks, kernels; shape checks.
-        .target(name: "GuestFacts", dependencies: ["GuestprepCore", "GuestFS", "Dialects"]),
+        .target(name: "GuestFacts", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "Yams"]),
         // Network configuration: one interface model, one dialect per configuration system, leases.
         .target(name: "Network", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts"]),
         // The running system's network links through libudev and ethtool: name, MACs, driver, bus, kind.

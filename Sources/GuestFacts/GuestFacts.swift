@@ -1,5 +1,6 @@
 import GuestFS
 import GuestprepCore
+import Yams
 
 /// The guest's init system, which decides how services are enabled and commands run at boot.
 public enum InitSystem: String, Sendable, Codable {
@@ -41,13 +42,22 @@ public struct GuestFacts: Sendable {
     /// Boot loader configuration files present (grub.cfg, BLS entries, /etc/default/grub …).
     public var bootloaderFiles: [GuestPath]
     public var kernels: KernelInventoryPaths
+    /// systemd units enabled in the guest (`*.wants/` links under /etc/systemd/system), by name:
+    /// which network service actually runs at boot.
+    public var enabledUnits: Set<String>
+    /// cloud-init is installed and its network configuration is not disabled: it would write
+    /// its own (usually DHCP) network config on the first boot on the destination.
+    public var cloudInitManagesNetwork: Bool
 
     public var family: DistroFamily { profile.family }
 
     public init(
         os: OSRelease?, profile: FamilyProfile? = nil, initSystem: InitSystem = .unknown, networkStacks: [NetworkStack] = [],
-        bootloaderFiles: [GuestPath] = [], kernels: KernelInventoryPaths = KernelInventoryPaths()
+        bootloaderFiles: [GuestPath] = [], kernels: KernelInventoryPaths = KernelInventoryPaths(), enabledUnits: Set<String> = [],
+        cloudInitManagesNetwork: Bool = false
     ) {
+        self.enabledUnits = enabledUnits
+        self.cloudInitManagesNetwork = cloudInitManagesNetwork
         self.os = os
         self.profile = profile ?? FamilyTable.profile(for: os)
         self.initSystem = initSystem
@@ -61,7 +71,41 @@ public struct GuestFacts: Sendable {
         let os = try OSRelease.read(from: root)
         return GuestFacts(
             os: os, initSystem: try initSystem(root), networkStacks: try networkStacks(root),
-            bootloaderFiles: try bootloaderFiles(root), kernels: try kernelPaths(root))
+            bootloaderFiles: try bootloaderFiles(root), kernels: try kernelPaths(root), enabledUnits: try enabledUnits(root),
+            cloudInitManagesNetwork: try cloudInitManagesNetwork(root))
+    }
+
+    /// Units linked into a `.wants/` (or `.requires/`) directory of /etc/systemd/system, which is
+    /// what `systemctl enable` does (systemctl(1)); aliases such as dbus-org.… count as their name.
+    static func enabledUnits(_ root: GuestRoot) throws -> Set<String> {
+        let base: GuestPath = "/etc/systemd/system"
+        var units: Set<String> = []
+        for name in try names(in: base, of: root) where name.hasSuffix(".wants") || name.hasSuffix(".requires") {
+            for unit in try names(in: base.appending(name), of: root) { units.insert(unit) }
+        }
+        return units
+    }
+
+    /// cloud-init is there (its config or its binary) and no cloud.cfg(.d) file says
+    /// `network: {config: disabled}` (cloud-init's networking docs: "Disabling network activation").
+    static func cloudInitManagesNetwork(_ root: GuestRoot) throws -> Bool {
+        guard try root.exists("/etc/cloud/cloud.cfg") || root.exists("/usr/bin/cloud-init") else { return false }
+        if try root.exists("/etc/cloud/cloud-init.disabled") { return false }
+        var files: [GuestPath] = ["/etc/cloud/cloud.cfg"]
+        files += try names(in: "/etc/cloud/cloud.cfg.d", of: root).filter { $0.hasSuffix(".cfg") }.map {
+            GuestPath("/etc/cloud/cloud.cfg.d").appending($0)
+        }
+        // Files merge in order (cloud.cfg, then cloud.cfg.d in lexical order); the last
+        // `network: config:` wins.
+        var disabled = false
+        for path in files {
+            guard let file = try root.readFile(path),
+                let document = try? Yams.load(yaml: String(decoding: file.contents, as: UTF8.self)) as? [String: Any],
+                let network = document["network"] as? [String: Any], let config = network["config"]
+            else { continue }
+            disabled = (config as? String) == "disabled"
+        }
+        return !disabled
     }
 
     /// Names in a directory that are valid UTF-8. Facts only look for names of known shapes; a

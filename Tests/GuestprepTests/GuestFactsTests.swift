@@ -33,6 +33,8 @@ struct GuestFactsTests {
         #expect(facts.kernels.kernels == ["/boot/vmlinuz-5.14.0-362.el9.x86_64"])
         #expect(facts.kernels.initramfsImages == ["/boot/initramfs-5.14.0-362.el9.x86_64.img"])
         #expect(facts.kernels.moduleDirectories == ["/lib/modules/5.14.0-362.el9.x86_64"])
+        #expect(facts.enabledUnits == ["NetworkManager.service"])
+        #expect(!facts.cloudInitManagesNetwork, "network: {config: disabled} in cloud.cfg.d")
     }
 
     @Test("Ubuntu: family from ID_LIKE, netplan, init from the /sbin/init link")
@@ -44,6 +46,8 @@ struct GuestFactsTests {
         #expect(facts.initSystem == .systemd)
         #expect(facts.networkStacks == [.netplan])
         #expect(facts.bootloaderFiles == ["/boot/grub/grub.cfg"])
+        #expect(facts.enabledUnits.contains("systemd-networkd.service"))
+        #expect(facts.cloudInitManagesNetwork, "cloud-init is there and nothing disables its network config")
     }
 
     @Test("SLES: suse family, SUSE ifcfg, sysvinit from inittab")
