@@ -1,6 +1,6 @@
 import CGuestprepShim
-import Foundation
 import CUdev
+import Foundation
 import GuestprepCore
 import Network
 

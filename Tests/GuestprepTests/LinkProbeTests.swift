@@ -28,7 +28,9 @@ struct LinkProbeTests {
         try Support.must("ip", ["netns", "add", namespace])
         defer { _ = try? Support.run("ip", ["netns", "del", namespace]) }
         func inside(_ arguments: [String]) throws { try Support.must("ip", ["netns", "exec", namespace, "ip"] + arguments) }
-        try inside(["link", "add", "gp0", "address", "52:54:00:AA:00:01", "type", "veth", "peer", "name", "gp1", "address", "52:54:00:aa:00:02"])
+        try inside([
+            "link", "add", "gp0", "address", "52:54:00:AA:00:01", "type", "veth", "peer", "name", "gp1", "address", "52:54:00:aa:00:02",
+        ])
         try inside(["link", "add", "gpbr0", "type", "bridge"])
         try inside(["link", "set", "gp1", "master", "gpbr0"])
 

@@ -14,7 +14,9 @@ struct NICHintTests {
         #expect(try NICHint(argument: "00:50:56:AB:CD:EF=10.0.0.3") == .address(try #require(IPAddress("10.0.0.3")), mac: mac))
         #expect(try NICHint(argument: "'10.0.0.3/24'=00:50:56:ab:cd:ef") == .address(try #require(IPAddress("10.0.0.3")), mac: mac))
         #expect(try NICHint(argument: "00:50:56:ab:cd:ef=\"fe80::1\"") == .address(try #require(IPAddress("fe80::1")), mac: mac))
-        for bad in ["ens3", "=52:54:00:12:34:56", "ens3=", "ens3=10.0.0.1", "a/b=52:54:00:12:34:56", "averyveryverylongname=52:54:00:12:34:56"] {
+        for bad in [
+            "ens3", "=52:54:00:12:34:56", "ens3=", "ens3=10.0.0.1", "a/b=52:54:00:12:34:56", "averyveryverylongname=52:54:00:12:34:56",
+        ] {
             #expect(throws: GuestprepError.self, "\(bad)") { try NICHint(argument: bad) }
         }
     }
@@ -23,7 +25,8 @@ struct NICHintTests {
     func exactMatching() throws {
         func interface(_ name: String, _ cidr: String, line: Int) throws -> InterfaceConfig {
             InterfaceConfig(
-                stack: .ifcfgRHEL, name: Sourced(name, at: SourceLocation(GuestPath("/etc/sysconfig/network-scripts/ifcfg-\(name)"), line: 1)),
+                stack: .ifcfgRHEL,
+                name: Sourced(name, at: SourceLocation(GuestPath("/etc/sysconfig/network-scripts/ifcfg-\(name)"), line: 1)),
                 addresses: [Sourced(try #require(InterfaceAddress(cidr: cidr)), at: SourceLocation("/etc/x", line: line))])
         }
         let interfaces = [try interface("eth0", "192.168.1.10/24", line: 3), try interface("eth1", "110.0.0.3/8", line: 4)]
