@@ -46,7 +46,7 @@ let package = Package(
         // What the guest is: os-release, family table, init system, network stacks, kernels; shape checks.
         .target(name: "GuestFacts", dependencies: ["GuestprepCore", "GuestFS", "Dialects"]),
         // Network configuration: one interface model, one dialect per configuration system, leases.
-        .target(name: "Network", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts"]),
+        .target(name: "Network", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts", "Yams"]),
         // Remediations: inspect → findings → typed changes.
         .target(
             name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor"]),
@@ -70,7 +70,8 @@ let package = Package(
         .testTarget(
             name: "GuestprepTests",
             dependencies: [
-                "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "GuestFacts", "Network", "Rules", "Planning", "Journal", "Apply",
+                "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "GuestFacts", "Network", "Rules", "Planning", "Journal",
+                "Apply",
                 "GuestprepCLI", "CGuestprepShim", "HostProcess", "Executor", "CTestSupport",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]
