@@ -200,6 +200,19 @@ struct NetplanTests {
         }
     }
 
+    @Test("CRLF and no final newline survive an insertion at the end of the file; tab-free 4-space steps kept")
+    func lineEndings() throws {
+        let text = "network:\r\n    version: 2\r\n    ethernets:\r\n        eth0: {}"
+        let path = GuestPath("/etc/netplan/crlf.yaml")
+        let config = try NetplanConfig(documents: [try NetplanDocument(path: path, bytes: Array(text.utf8))])
+        let device = try Self.device(config.devices, "eth0")
+        var editor = NetplanEditor(path: path, bytes: Array(text.utf8))
+        try NetplanDialect.setStatic(&editor, device: device, StaticSettings(addresses: [InterfaceAddress(cidr: "10.0.0.5/24")!]))
+        let expected =
+            "network:\r\n    version: 2\r\n    ethernets:\r\n        eth0:\r\n            dhcp4: false\r\n            addresses: [\"10.0.0.5/24\"]"
+        #expect(String(decoding: editor.bytes, as: UTF8.self) == expected)
+    }
+
     // MARK: - Corpus
 
     @Test("the corpus is present, or its absence is announced")
