@@ -254,7 +254,9 @@ struct NetplanTests {
         return String(rest.trimmingCharacters(in: .whitespaces))
     }
 
-    @Test("every corpus ethernet converts to static (or is refused with a line) and reads back static", arguments: corpusFiles)
+    @Test(
+        "every corpus ethernet converts to static (or is refused with a line) and reads back static; netplan generate accepts what it accepted",
+        arguments: corpusFiles)
     func corpusSetStatic(_ file: URL) throws {
         let bytes = Array(try Data(contentsOf: file))
         let path = GuestPath("/etc/netplan/\(file.lastPathComponent)")
@@ -263,22 +265,39 @@ struct NetplanTests {
             addresses: [InterfaceAddress(cidr: "10.213.0.5/24")!], gateway4: IPAddress("10.213.0.1"),
             dnsServers: [IPAddress("10.213.0.53")!],
             searchDomains: ["lab.example"])
-        for device in config.devices where device.section == "ethernets" {
-            var editor = NetplanEditor(path: path, bytes: bytes)
+        var editor = NetplanEditor(path: path, bytes: bytes)
+        for (index, device) in config.devices.enumerated() where device.section == "ethernets" {
+            let mac = try #require(MACAddress("52:54:00:00:00:\(index + 10)"))
+            var attempt = editor
             do {
-                try NetplanDialect.pin(
-                    &editor, device: device, name: device.config.name?.value ?? device.id, mac: MACAddress("52:54:00:00:00:99")!)
-                try NetplanDialect.setStatic(&editor, device: device, settings)
+                try NetplanDialect.pin(&attempt, device: device, name: device.config.name?.value ?? device.id, mac: mac)
+                try NetplanDialect.setStatic(&attempt, device: device, settings)
             } catch let error as GuestprepError where error.code == .refused {
                 #expect(error.line != nil, "\(file.lastPathComponent): \(error)")
+                print("NOTICE: \(file.lastPathComponent) \(device.id) refused: \(error)")
                 continue
             }
+            editor = attempt
             let after = try NetplanConfig(documents: [try NetplanDocument(path: path, bytes: editor.bytes)])
             let converted = try #require(after.devices.first { $0.id == device.id && $0.section == "ethernets" })
             #expect(converted.config.ipv4?.value == .static, "\(file.lastPathComponent) \(device.id)")
             #expect(converted.config.addresses.map(\.value) == settings.addresses, "\(file.lastPathComponent) \(device.id)")
-            #expect(converted.config.mac?.value == MACAddress("52:54:00:00:00:99"))
+            #expect(converted.config.mac?.value == mac)
             #expect(converted.config.gateway4?.value == IPAddress("10.213.0.1"))
+        }
+        guard Self.netplanInstalled else { return }
+        func generate(_ contents: [UInt8]) throws -> Support.Output {
+            let scratch = try Support.scratch("netplan-corpus")
+            defer { Support.cleanUp(scratch) }
+            let url = scratch.appendingPathComponent("etc/netplan/\(file.lastPathComponent)")
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(contents).write(to: url)
+            chmod(url.path, 0o600)
+            return try Support.run("netplan", ["generate", "--root-dir", scratch.path])
+        }
+        if try generate(bytes).status == 0 {
+            let result = try generate(editor.bytes)
+            #expect(result.status == 0, "\(file.lastPathComponent): netplan generate refused the converted file: \(result.stderr)")
         }
     }
 }
