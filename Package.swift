@@ -46,7 +46,7 @@ let package = Package(
         // What the guest is: os-release, family table, init system, network stacks, kernels; shape checks.
         .target(name: "GuestFacts", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "Yams"]),
         // Network configuration: one interface model, one dialect per configuration system, leases.
-        .target(name: "Network", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts"]),
+        .target(name: "Network", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts", "Yams"]),
         // The running system's network links through libudev and ethtool: name, MACs, driver, bus, kind.
         .target(name: "LinkProbe", dependencies: ["GuestprepCore", "Network", "CUdev", "CGuestprepShim"]),
         // Remediations: inspect → findings → typed changes.
