@@ -65,7 +65,9 @@ enum NetworkFixtures {
     }
 
     /// `pin NAME MAC` or `static NAME address=A/P[,A/P] [gateway=G] [gateway6=G] [dns=A,B] [search=D,E] [mtu=N] [mac=M]`.
-    static func perform(_ line: String, with dialect: any NetworkConfigDialect, on configs: [InterfaceConfig], in files: any GuestFileReader)
+    static func perform(
+        _ line: String, with dialect: any NetworkConfigDialect, on configs: [InterfaceConfig], in files: any GuestFileReader
+    )
         throws -> [FileEdit]
     {
         let words = line.split(separator: " ").map(String.init)

@@ -3,7 +3,9 @@ enum IfcfgFileNames {
     /// Backup suffixes initscripts drops (`__sed_discard_ignored_files` in /etc/rc.d/init.d/functions:
     /// `~ .bak .old .orig .rpmnew .rpmorig .rpmsave`), plus those NetworkManager's ifcfg-rh plugin
     /// also skips (`.tmp .rej .augnew .augtmp`). A dot alone is not a backup: `ifcfg-eth0.100` is a VLAN.
-    static let rhelIgnoredSuffixes = ["~", ".bak", ".old", ".orig", ".rpmnew", ".rpmorig", ".rpmsave", ".tmp", ".rej", ".augnew", ".augtmp"]
+    static let rhelIgnoredSuffixes = [
+        "~", ".bak", ".old", ".orig", ".rpmnew", ".rpmorig", ".rpmsave", ".tmp", ".rej", ".augnew", ".augtmp",
+    ]
 
     /// wicked's SUSE compat reader skips the same backups plus YaST's `.scpmbackup`.
     static let suseIgnoredSuffixes = ["~", ".bak", ".old", ".orig", ".rpmnew", ".rpmorig", ".rpmsave", ".scpmbackup"]

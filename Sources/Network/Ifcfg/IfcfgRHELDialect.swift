@@ -52,7 +52,9 @@ public struct IfcfgRHELDialect: NetworkConfigDialect {
                         if route.value.destination.prefix == 0, let gateway = route.value.gateway {
                             if gateway.family == .v4, config.gateway4 == nil { config.gateway4 = Sourced(gateway, at: route.location) }
                             if gateway.family == .v6, config.gateway6 == nil { config.gateway6 = Sourced(gateway, at: route.location) }
-                            if gateway.family == .v4 ? config.gateway4?.location == route.location : config.gateway6?.location == route.location {
+                            if gateway.family == .v4
+                                ? config.gateway4?.location == route.location : config.gateway6?.location == route.location
+                            {
                                 continue
                             }
                         }

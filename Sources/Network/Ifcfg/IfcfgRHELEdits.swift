@@ -6,7 +6,7 @@ import GuestprepCore
 extension IfcfgRHELDialect {
     public func pin(_ interface: InterfaceConfig, to mac: MACAddress, in files: any GuestFileReader) throws -> [FileEdit] {
         try edit(interface, in: files) { variables, file in
-            try file.set("HWADDR", to: mac.description, newQuote: file.prevailingQuote, path: variables.path)
+            try file.set("HWADDR", to: mac.description, newQuote: file.prevailingQuote, path: variables.path.description)
         }
     }
 
@@ -20,19 +20,20 @@ extension IfcfgRHELDialect {
         guard let first = v4.first else {
             throw GuestprepError(.refused, "no IPv4 address to write for \(interface.name?.value ?? "the interface")")
         }
-        let domains = try settings.searchDomains.map(IfupdownDialect.checkedDomain)
+        let domains = try settings.searchDomains.map(SearchDomain.checked)
         return try edit(interface, in: files) { variables, file in
             let path = variables.path
             let quote = file.prevailingQuote
-            try file.set("BOOTPROTO", to: "none", newQuote: quote, path: path)
-            try file.set("IPADDR", to: first.address.description, newQuote: quote, path: path)
-            try file.set("PREFIX", to: String(first.prefix), newQuote: quote, path: path)
+            try file.set("BOOTPROTO", to: "none", newQuote: quote, path: path.description)
+            try file.set("IPADDR", to: first.address.description, newQuote: quote, path: path.description)
+            try file.set("PREFIX", to: String(first.prefix), newQuote: quote, path: path.description)
             if let netmask = variables["NETMASK"], IPAddress(netmask) != first.netmask { file.remove("NETMASK") }
             // Indexed addresses: kept when they are among the new ones, removed when they contradict them.
             var present: Set<InterfaceAddress> = [first]
             for (number, key) in variables.numbered("IPADDR") {
                 let suffix = String(number)
-                if let address = Self.indexedAddress(variables, suffix: suffix, key: key), v4.contains(address), !present.contains(address) {
+                if let address = Self.indexedAddress(variables, suffix: suffix, key: key), v4.contains(address), !present.contains(address)
+                {
                     present.insert(address)
                     continue
                 }
@@ -41,21 +42,21 @@ extension IfcfgRHELDialect {
             }
             var next = (variables.numbered("IPADDR").map(\.number).max() ?? 0) + 1
             for address in v4 where !present.contains(address) {
-                try file.set("IPADDR\(next)", to: address.address.description, newQuote: quote, path: path)
-                try file.set("PREFIX\(next)", to: String(address.prefix), newQuote: quote, path: path)
+                try file.set("IPADDR\(next)", to: address.address.description, newQuote: quote, path: path.description)
+                try file.set("PREFIX\(next)", to: String(address.prefix), newQuote: quote, path: path.description)
                 present.insert(address)
                 next += 1
             }
-            if let gateway = settings.gateway4 { try file.set("GATEWAY", to: gateway.description, newQuote: quote, path: path) }
+            if let gateway = settings.gateway4 { try file.set("GATEWAY", to: gateway.description, newQuote: quote, path: path.description) }
             if !settings.dnsServers.isEmpty {
                 for (index, server) in settings.dnsServers.enumerated() {
-                    try file.set("DNS\(index + 1)", to: server.description, newQuote: quote, path: path)
+                    try file.set("DNS\(index + 1)", to: server.description, newQuote: quote, path: path.description)
                 }
                 for (number, key) in variables.numbered("DNS") where number > settings.dnsServers.count { file.remove(key) }
             }
-            if !domains.isEmpty { try file.set("DOMAIN", to: domains.joined(separator: " "), newQuote: quote, path: path) }
-            if let mtu = settings.mtu { try file.set("MTU", to: String(mtu), newQuote: quote, path: path) }
-            if let mac { try file.set("HWADDR", to: mac.description, newQuote: quote, path: path) }
+            if !domains.isEmpty { try file.set("DOMAIN", to: domains.joined(separator: " "), newQuote: quote, path: path.description) }
+            if let mtu = settings.mtu { try file.set("MTU", to: String(mtu), newQuote: quote, path: path.description) }
+            if let mac { try file.set("HWADDR", to: mac.description, newQuote: quote, path: path.description) }
         }
     }
 

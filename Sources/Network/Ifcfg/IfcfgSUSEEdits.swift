@@ -7,7 +7,7 @@ extension IfcfgSUSEDialect {
     public func pin(_ interface: InterfaceConfig, to mac: MACAddress, in files: any GuestFileReader) throws -> [FileEdit] {
         let (_, variables) = try profile(of: interface, in: files)
         var file = variables.file
-        try file.set("LLADDR", to: mac.description, newQuote: file.prevailingQuote, path: variables.path)
+        try file.set("LLADDR", to: mac.description, newQuote: file.prevailingQuote, path: variables.path.description)
         return file.bytes == variables.file.bytes ? [] : [.write(variables.path, file.bytes)]
     }
 
@@ -20,13 +20,13 @@ extension IfcfgSUSEDialect {
         let (name, variables) = try profile(of: interface, in: files)
         let v4 = settings.addresses.filter { $0.address.family == .v4 }
         guard let first = v4.first else { throw GuestprepError(.refused, "no IPv4 address to write for \(name)") }
-        let domains = try settings.searchDomains.map(IfupdownDialect.checkedDomain)
+        let domains = try settings.searchDomains.map(SearchDomain.checked)
         var edits: [FileEdit] = []
         var file = variables.file
         let path = variables.path
         let quote = file.prevailingQuote
-        try file.set("BOOTPROTO", to: "static", newQuote: quote, path: path)
-        try file.set("IPADDR", to: first.description, newQuote: quote, path: path)
+        try file.set("BOOTPROTO", to: "static", newQuote: quote, path: path.description)
+        try file.set("IPADDR", to: first.description, newQuote: quote, path: path.description)
         if let prefix = variables["PREFIXLEN"], Int(prefix) != first.prefix { file.remove("PREFIXLEN") }
         if let netmask = variables["NETMASK"], IPAddress(netmask) != first.netmask { file.remove("NETMASK") }
         var present: Set<InterfaceAddress> = [first]
@@ -43,12 +43,12 @@ extension IfcfgSUSEDialect {
         var next = 1
         for address in v4 where !present.contains(address) {
             while variables.keys.contains("IPADDR_\(next)") { next += 1 }
-            try file.set("IPADDR_\(next)", to: address.description, newQuote: quote, path: path)
+            try file.set("IPADDR_\(next)", to: address.description, newQuote: quote, path: path.description)
             present.insert(address)
             next += 1
         }
-        if let mtu = settings.mtu { try file.set("MTU", to: String(mtu), newQuote: quote, path: path) }
-        if let mac { try file.set("LLADDR", to: mac.description, newQuote: quote, path: path) }
+        if let mtu = settings.mtu { try file.set("MTU", to: String(mtu), newQuote: quote, path: path.description) }
+        if let mac { try file.set("LLADDR", to: mac.description, newQuote: quote, path: path.description) }
         if file.bytes != variables.file.bytes { edits.append(.write(path, file.bytes)) }
 
         if let gateway = settings.gateway4, let edit = try defaultRoute(gateway, for: name, in: files) { edits.append(edit) }
@@ -59,8 +59,8 @@ extension IfcfgSUSEDialect {
             let quote = file.prevailingQuote ?? UInt8(ascii: "\"")
             let servers = merged(config["NETCONFIG_DNS_STATIC_SERVERS"], settings.dnsServers.map(\.description))
             let search = merged(config["NETCONFIG_DNS_STATIC_SEARCHLIST"], domains)
-            try file.set("NETCONFIG_DNS_STATIC_SERVERS", to: servers, newQuote: quote, path: Self.configFile)
-            try file.set("NETCONFIG_DNS_STATIC_SEARCHLIST", to: search, newQuote: quote, path: Self.configFile)
+            try file.set("NETCONFIG_DNS_STATIC_SERVERS", to: servers, newQuote: quote, path: Self.configFile.description)
+            try file.set("NETCONFIG_DNS_STATIC_SEARCHLIST", to: search, newQuote: quote, path: Self.configFile.description)
             if file.bytes != config.file.bytes { edits.append(.write(Self.configFile, file.bytes)) }
         }
         return edits

@@ -1,7 +1,8 @@
+import GuestFS
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import GuestFS
 
 /// Shell wildcards expanded inside the guest (never on the host), as glob(3) would: one
 /// component at a time, sorted, no match for names starting with "." unless the pattern does.

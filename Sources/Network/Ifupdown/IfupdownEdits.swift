@@ -44,14 +44,15 @@ extension IfupdownDialect {
                 try file.setOption("dns-nameservers", settings.dnsServers.map(\.description), inStanza: primary)
             }
             if !settings.searchDomains.isEmpty {
-                try file.setOption("dns-search", try settings.searchDomains.map(Self.checkedDomain), inStanza: primary)
+                try file.setOption("dns-search", try settings.searchDomains.map(SearchDomain.checked), inStanza: primary)
             }
             if let mac { try file.setOption("hwaddress", ["ether", mac.description], inStanza: primary) }
             // ifupdown takes one `address` per stanza: further IPv4 addresses get stanzas of their own
             // (interfaces(5), "multiple addresses"), unless one already holds them.
-            let present = Set(file.stanzas.indices.filter { Self.isIface(file.stanzas[$0], name) }.flatMap { index in
-                file.stanzas[index].options.filter { $0.keyword == "address" }.flatMap(\.arguments)
-            })
+            let present = Set(
+                file.stanzas.indices.filter { Self.isIface(file.stanzas[$0], name) }.flatMap { index in
+                    file.stanzas[index].options.filter { $0.keyword == "address" }.flatMap(\.arguments)
+                })
             var extra: [[UInt8]] = []
             for address in v4.dropFirst() where !present.contains(address.address.description) && !present.contains(address.description) {
                 extra += [
@@ -115,18 +116,6 @@ extension IfupdownDialect {
     static func primary(_ stanzas: [Int], in file: InterfacesFile) -> Int {
         stanzas.first { family(of: file.stanzas[$0]) == "inet" } ?? stanzas[0]
     }
-
-    /// Search domains come from leases and the live system: only hostname characters are written.
-    static func checkedDomain(_ domain: String) throws -> String {
-        let allowed = domain.utf8.allSatisfy { byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
-        }
-        guard allowed, !domain.isEmpty else {
-            throw GuestprepError(.refused, "search domain '\(domain)' is not a domain name; it is not written")
-        }
-        return domain
-    }
 }
 
 extension InterfacesFile {
@@ -165,7 +154,8 @@ extension InterfacesFile {
         } else {
             var words = header.words
             words[3] = method
-            replaceLines(header.lineIndices, with: [indent(ofLine: header.lineIndices.lowerBound) + Array(words.joined(separator: " ").utf8)])
+            replaceLines(
+                header.lineIndices, with: [indent(ofLine: header.lineIndices.lowerBound) + Array(words.joined(separator: " ").utf8)])
         }
     }
 }

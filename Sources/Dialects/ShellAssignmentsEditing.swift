@@ -1,15 +1,18 @@
-import Dialects
-import GuestFS
 import GuestprepCore
 
-/// Key edits for ifcfg-style files: only the value bytes of the keys changed are rewritten.
+/// Key edits for KEY=value files (ifcfg, sysconfig): only the value bytes of the keys changed are rewritten.
 extension ShellAssignmentsFile {
     /// Sets every assignment of `key` to `value`, keeping each one's quotes; appends `KEY=value`
     /// when the key is absent, quoted with `newQuote` (or double quotes when the value has blanks).
-    mutating func set(_ key: String, to value: String, newQuote: UInt8?, path: GuestPath) throws {
-        guard !value.utf8.contains(where: { [UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "\\"), UInt8(ascii: "$"), UInt8(ascii: "`"), UInt8(ascii: "\n")].contains($0) })
+    /// Values needing shell escaping are refused: callers write validated addresses, numbers and names.
+    public mutating func set(_ key: String, to value: String, newQuote: UInt8?, path: String) throws {
+        guard
+            !value.utf8.contains(where: {
+                [UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "\\"), UInt8(ascii: "$"), UInt8(ascii: "`"), UInt8(ascii: "\n")]
+                    .contains($0)
+            })
         else {
-            throw GuestprepError(.refused, "value for \(key) would need shell escaping; not written", path: path.description)
+            throw GuestprepError(.refused, "value for \(key) would need shell escaping; not written", path: path)
         }
         let needsQuotes = value.utf8.contains { $0.isBlank } || value.isEmpty
         let existing = assignments.filter { $0.key == key }
@@ -22,7 +25,7 @@ extension ShellAssignmentsFile {
             guard assignment.isSimple else {
                 throw GuestprepError(
                     .refused, "\(key) is not a simple value (an open quote, escapes or several words); edit it by hand",
-                    path: path.description, line: assignment.lineNumber)
+                    path: path, line: assignment.lineNumber)
             }
             guard assignment.value != value else { continue }
             if assignment.quote != nil {
@@ -36,12 +39,12 @@ extension ShellAssignmentsFile {
     }
 
     /// Removes every line assigning `key`.
-    mutating func remove(_ key: String) {
+    public mutating func remove(_ key: String) {
         for assignment in assignments.filter({ $0.key == key }).reversed() { removeLine(at: assignment.index) }
     }
 
     /// The quote most of the file's assignments use, for new keys (nil: bare words).
-    var prevailingQuote: UInt8? {
+    public var prevailingQuote: UInt8? {
         var counts: [UInt8: Int] = [:]
         var bare = 0
         for assignment in assignments {
