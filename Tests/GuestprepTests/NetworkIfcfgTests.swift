@@ -77,6 +77,25 @@ struct NetworkIfcfgTests {
         try NetworkFixtures.check(IfcfgSUSEDialect(), folder: "ifcfg-suse", name: name)
     }
 
+    @Test("SUSE: ports make a bond without BONDING_MASTER; empty WIRELESS_* template keys do not make a NIC wireless")
+    func suseKinds() throws {
+        let guest = MemoryGuestFiles(files: [
+            "/etc/sysconfig/network/ifcfg-bond0": Array("BOOTPROTO=static\nIPADDR=10.0.0.5/24\nBONDING_SLAVE_0=eth0\n".utf8),
+            "/etc/sysconfig/network/ifcfg-eth1": Array("BOOTPROTO='dhcp'\nWIRELESS=''\nWIRELESS_MODE=''\n".utf8),
+        ])
+        let configs = try IfcfgSUSEDialect().interfaces(in: guest)
+        #expect(configs.map(\.kind) == [.bond, .ethernet])
+        #expect(configs.first?.ports == ["eth0"])
+    }
+
+    @Test("RHEL: an alias is skipped even when its file name has no colon")
+    func rhelAliasByDevice() throws {
+        let guest = MemoryGuestFiles(files: [
+            "/etc/sysconfig/network-scripts/ifcfg-alias": Array("DEVICE=eth0:1\nIPADDR=10.0.0.9\n".utf8)
+        ])
+        #expect(try IfcfgRHELDialect().interfaces(in: guest).isEmpty)
+    }
+
     @Test("a value that is not a simple shell word is refused with its line, not rewritten")
     func refusesOpenQuote() throws {
         let guest = MemoryGuestFiles(files: ["/etc/sysconfig/network-scripts/ifcfg-eth0": Array("DEVICE=eth0\nHWADDR=\"52:54\n".utf8)])

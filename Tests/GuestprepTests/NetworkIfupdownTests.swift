@@ -106,6 +106,16 @@ struct NetworkIfupdownTests {
         #expect(names == ["eth0", "eth3"])
     }
 
+    @Test("ifupdown2's family-less stanza: several addresses, static by family")
+    func familyLess() throws {
+        let guest = MemoryGuestFiles(files: [
+            "/etc/network/interfaces": Array("iface swp1\n    address 10.0.0.1/24 10.0.0.2/24\n    address 2001:db8::1/64\n".utf8)
+        ])
+        let config = try #require(try IfupdownDialect().interfaces(in: guest).first)
+        #expect(config.addresses.map(\.value.description) == ["10.0.0.1/24", "10.0.0.2/24", "2001:db8::1/64"])
+        #expect(config.ipv4?.value == .static && config.ipv6?.value == .static)
+    }
+
     @Test("a file that sources itself is an error with path and line, not a hang")
     func sourceLoop() {
         let guest = MemoryGuestFiles(files: ["/etc/network/interfaces": Array("\nsource interfaces\n".utf8)])

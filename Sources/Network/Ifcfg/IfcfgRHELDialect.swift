@@ -30,7 +30,8 @@ public struct IfcfgRHELDialect: NetworkConfigDialect {
                 let variables = try IfcfgVariables.read(Self.directory.appending(name), from: files)
             else { continue }
             let device = variables["DEVICE"] ?? suffix
-            guard device != "lo" else { continue }
+            // DEVICE=eth0:1 is an alias (an address of eth0), whatever the file is called.
+            guard device != "lo", !device.contains(":") else { continue }
             result.append(Profile(interface: device, variables: variables))
         }
         return result

@@ -12,15 +12,18 @@ enum IfcfgSUSEReader {
         config.mac = variables.sourced("LLADDR", MACAddress.init)
         config.mtu = variables.sourced("MTU") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
         config.addresses = addresses(variables)
-        if IfcfgVariables.isYes(variables["BONDING_MASTER"]) {
+        // ifcfg-bonding(5) asks for BONDING_MASTER=yes, but a file listing ports is a bond either way.
+        let bondPorts = variables.keys.filter { $0.hasPrefix("BONDING_SLAVE") }.compactMap { variables[$0] }
+        if IfcfgVariables.isYes(variables["BONDING_MASTER"]) || !bondPorts.isEmpty {
             config.kind = .bond
-            config.ports = variables.keys.filter { $0.hasPrefix("BONDING_SLAVE") }.compactMap { variables[$0] }
+            config.ports = bondPorts
         } else if IfcfgVariables.isYes(variables["BRIDGE"]) {
             config.kind = .bridge
             config.ports = variables["BRIDGE_PORTS"]?.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
         } else if variables["ETHERDEVICE"] != nil {
             config.kind = .vlan
-        } else if variables.keys.contains(where: { $0.hasPrefix("WIRELESS") }) {
+        } else if variables.keys.contains(where: { $0.hasPrefix("WIRELESS") && variables[$0] != nil }) {
+            // YaST templates carry every WIRELESS_* key empty: only a value makes it wireless.
             config.kind = .wireless
         }
         // ifcfg(5): BOOTPROTO defaults to static; `dhcp` is both families, `dhcp4`/`dhcp6` one each.

@@ -31,7 +31,15 @@ enum IfupdownReader {
                 if methodWord == "loopback" || name == "lo" { config.kind = .loopback }
                 if family == "inet", config.ipv4 == nil { config.ipv4 = Sourced(method(family: family, methodWord), at: at) }
                 if family == "inet6", config.ipv6 == nil { config.ipv6 = Sourced(method(family: family, methodWord), at: at) }
+                let before = config.addresses.count
                 if let port = read(stanza, of: file.path, into: &config) { bondMasters.append((name, port)) }
+                if family.isEmpty {
+                    // ifupdown2's family-less stanza: its addresses are static ones.
+                    for address in config.addresses[before...] {
+                        if address.value.address.family == .v4, config.ipv4 == nil { config.ipv4 = Sourced(.static, at: at) }
+                        if address.value.address.family == .v6, config.ipv6 == nil { config.ipv6 = Sourced(.static, at: at) }
+                    }
+                }
                 configs[name] = config
             }
         }
