@@ -127,6 +127,22 @@ struct NetworkIfupdownTests {
         }
     }
 
+    @Test("a second IPv4 address gets a stanza of its own; an inet6 auto stanza stays as it was")
+    func secondAddress() throws {
+        let input = "auto eth0\niface eth0 inet dhcp\niface eth0 inet6 auto\n"
+        let guest = MemoryGuestFiles(files: ["/etc/network/interfaces": Array(input.utf8)])
+        let config = try #require(try IfupdownDialect().interfaces(in: guest).first)
+        let settings = StaticSettings(
+            addresses: [try #require(InterfaceAddress(cidr: "10.0.0.5/24")), try #require(InterfaceAddress(cidr: "10.0.1.5/24"))],
+            gateway4: IPAddress("10.0.0.1"))
+        let edits = try IfupdownDialect().setStatic(config, settings, mac: nil, in: guest)
+        guard case .write(_, let bytes)? = edits.first else { throw SupportError("no edit") }
+        #expect(
+            String(decoding: bytes, as: UTF8.self)
+                == "auto eth0\niface eth0 inet static\n    address 10.0.0.5\n    netmask 255.255.255.0\n    gateway 10.0.0.1\n"
+                + "iface eth0 inet static\n    address 10.0.1.5/24\niface eth0 inet6 auto\n")
+    }
+
     @Test("static conversion needs an IPv4 address")
     func staticNeedsAddress() throws {
         let guest = MemoryGuestFiles(files: ["/etc/network/interfaces": Array("iface eth0 inet dhcp\n".utf8)])

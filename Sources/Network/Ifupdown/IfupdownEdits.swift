@@ -60,8 +60,8 @@ extension IfupdownDialect {
                 ]
             }
             if !extra.isEmpty {
-                let last = file.stanzas.indices.filter { Self.isIface(file.stanzas[$0], name) }.last!
-                let after = file.stanzas[last].endIndex
+                // Right after the main stanza, so the interface's IPv4 stanzas read together.
+                let after = file.stanzas[primary].endIndex
                 file.replaceLines(after..<after, with: extra)
             }
             // IPv6: an existing static inet6 stanza is updated; SLAAC and DHCPv6 stanzas stay as they are.
