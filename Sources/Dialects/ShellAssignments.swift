@@ -42,6 +42,25 @@ public struct ShellAssignmentsFile: Sendable {
         lines[index] = lines[index].replacing(range, with: Array(replacement.utf8))
     }
 
+    /// Adds a line at the end, with the file's line terminator; a file without a final newline
+    /// still has none afterwards.
+    public mutating func append(_ content: [UInt8]) {
+        let terminator = lines.first(where: { !$0.terminator.isEmpty })?.terminator ?? [UInt8(ascii: "\n")]
+        if let last = lines.last, last.terminator.isEmpty {
+            lines[lines.count - 1].terminator = terminator
+            lines.append(TextLine(content: content, terminator: []))
+        } else {
+            lines.append(TextLine(content: content, terminator: terminator))
+        }
+    }
+
+    /// Removes one line (0-based index).
+    public mutating func removeLine(at index: Int) {
+        let removed = lines.remove(at: index)
+        // Removing the unterminated last line leaves the new last line as the file ended before.
+        if index == lines.count, removed.terminator.isEmpty, !lines.isEmpty { lines[lines.count - 1].terminator = [] }
+    }
+
     static func parse(_ content: [UInt8], index: Int) -> Assignment? {
         var position = 0
         func skipBlanks() { while position < content.count, content[position].isBlank { position += 1 } }
