@@ -1,5 +1,6 @@
 import Foundation
 import GuestFS
+import GuestprepCore
 import Network
 import Testing
 
@@ -74,12 +75,39 @@ struct NetworkdTests {
         let bond = interfaces[2]
         #expect(bond.kind == .bond && bond.ports == ["ens3", "ens4"] && bond.gateway4?.value.description == "10.0.0.1")
         #expect(bond.routes.map { "\($0.value.destination) via \($0.value.gateway!)" } == ["192.168.0.0/16 via 10.0.0.254"])
-        let edits = try dialect.pin(interfaces[3], to: MACAddress("52:54:00:AA:BB:CC")!, in: guest)
+        let pinned = try dialect.pin(bond, to: MACAddress("52:54:00:AA:BB:CC")!, in: guest)
         #expect(
-            edits == [
+            pinned == [
                 .write(
-                    "/etc/systemd/network/99-all.network",
-                    Array("[Match]\nName=en*\nMACAddress=52:54:00:aa:bb:cc\n[Network]\nDHCP=yes".utf8))
+                    "/etc/systemd/network/20-bond.network",
+                    Array(
+                        "[Match]\nName=bond0\nMACAddress=52:54:00:aa:bb:cc\n[Network]\nAddress=10.0.0.5/24\n[Route]\nGateway=10.0.0.1\n[Route]\nDestination=192.168.0.0/16\nGateway=10.0.0.254\n"
+                            .utf8))
             ])
+        // A MAC match on a unit for en* would drop every other en* interface.
+        #expect(try dialect.pin(interfaces[3], to: MACAddress("52:54:00:AA:BB:CC")!, in: guest).isEmpty)
+    }
+
+    @Test("An interface served by a shared unit (Name=en*) gets its own unit that sorts first; the shared one stays")
+    func sharedUnitToStatic() throws {
+        var guest = MemoryGuest(files: [
+            "/usr/lib/systemd/network/89-ethernet.network": Array("[Match]\nName=en*\n[Network]\nDHCP=yes\n".utf8)
+        ])
+        let dialect = SystemdNetworkd()
+        var ens3 = try #require(try dialect.interfaces(in: guest).first)
+        #expect(ens3.name == nil)
+        let settings = StaticSettings(addresses: [InterfaceAddress(cidr: "10.0.0.5/24")!], gateway4: IPAddress("10.0.0.1"), mtu: 1400)
+        #expect(throws: GuestprepError.self) { try dialect.setStatic(ens3, settings, mac: nil, in: guest) }
+        ens3.name = Sourced("ens3", at: SourceLocation("/cli"))
+        guest.apply(try dialect.setStatic(ens3, settings, mac: MACAddress("52:54:00:12:34:56"), in: guest))
+        let own = try #require(guest.files["/etc/systemd/network/00-guestprep-ens3.network"])
+        #expect(
+            String(decoding: own, as: UTF8.self)
+                == "# Written by guestprep: ens3 taken out of /usr/lib/systemd/network/89-ethernet.network with its static configuration.\n"
+                + "[Match]\nName=ens3\nMACAddress=52:54:00:12:34:56\n\n[Network]\nDHCP=no\nAddress=10.0.0.5/24\nGateway=10.0.0.1\n\n[Link]\nMTUBytes=1400\n"
+        )
+        let after = try dialect.interfaces(in: guest)
+        #expect(after.first?.name?.value == "ens3" && after.first?.ipv4?.value == .static)
+        #expect(guest.files["/usr/lib/systemd/network/89-ethernet.network"] != nil)
     }
 }

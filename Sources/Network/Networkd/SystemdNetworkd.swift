@@ -160,11 +160,28 @@ public struct SystemdNetworkd: NetworkConfigDialect {
         }
     }
 
-    /// Adds `[Match] MACAddress=` to the main file (every `[Match]` condition must hold, so the
-    /// unit then applies only to that NIC).
+    /// Whether a unit's `[Match]` can only ever pick one interface: one literal `Name=`, or no name
+    /// and a MAC. A unit for `en*` or `eth0 eth1` is shared, and editing it would change the others.
+    static func isExclusive(_ ini: IniFile) -> Bool {
+        var names: [String] = []
+        for entry in ini.entries("Match", "Name") { names = entry.value.isEmpty ? [] : names + entry.value.words }
+        if names.isEmpty { return ini.entries("Match", "MACAddress").contains { !$0.value.isEmpty } }
+        return names.count == 1 && !names[0].contains(where: { "*?[!".contains($0) })
+    }
+
+    /// The unit guestprep writes for one interface taken out of a shared unit; networkd uses the
+    /// first unit (in file-name order) that matches, so it must sort before the shared one.
+    static func ownUnitPath(for name: String) -> GuestPath {
+        GuestPath("/etc/systemd/network").appending("00-guestprep-\(name).network")
+    }
+
+    /// Adds `[Match] MACAddress=` to the main file (every `[Match]` condition must hold, so the unit
+    /// then applies only to that NIC). A shared unit is left alone: a MAC match would drop the other
+    /// interfaces it serves, and the udev/.link pin already keeps the name it matches.
     public func pin(_ interface: InterfaceConfig, to mac: MACAddress, in files: any GuestFileReader) throws -> [FileEdit] {
         guard let path = interface.files.first else { return [] }
         var ini = try Self.load(path, from: files)
+        guard Self.isExclusive(ini) else { return [] }
         ini.setAll("Match", "MACAddress", to: [mac.description])
         return [.write(path, ini.bytes)]
     }
@@ -172,19 +189,19 @@ public struct SystemdNetworkd: NetworkConfigDialect {
     /// Writes the whole static configuration into the main file (`DHCP=no`, `Address=`, `Gateway=`,
     /// `DNS=`, `Domains=`, `[Match] MACAddress=`) and makes every drop-in that sets `DHCP=` say `no`
     /// and drop its own addressing keys, so no file of the unit says DHCP or contradicts the main file.
+    /// An interface served by a shared unit (`Name=en*`) gets a unit of its own that sorts first
+    /// instead; the shared unit stays for the others.
     public func setStatic(_ interface: InterfaceConfig, _ settings: StaticSettings, mac: MACAddress?, in files: any GuestFileReader) throws
         -> [FileEdit]
     {
         guard let main = interface.files.first else { return [] }
-        var edits: [FileEdit] = []
         var ini = try Self.load(main, from: files)
+        guard Self.isExclusive(ini) else {
+            return [try ownUnit(for: interface, sharedUnit: main, settings, mac: mac)]
+        }
+        var edits: [FileEdit] = []
         if let mac { ini.setAll("Match", "MACAddress", to: [mac.description]) }
-        ini.set("Network", "DHCP", to: "no")
-        ini.setAll("Network", "Address", to: settings.addresses.map(\.description))
-        ini.setAll("Network", "Gateway", to: [settings.gateway4, settings.gateway6].compactMap { $0?.description })
-        ini.setAll("Network", "DNS", to: settings.dnsServers.isEmpty ? [] : [settings.dnsServers.map(\.description).joined(separator: " ")])
-        ini.setAll("Network", "Domains", to: settings.searchDomains.isEmpty ? [] : [settings.searchDomains.joined(separator: " ")])
-        if let mtu = settings.mtu { ini.set("Link", "MTUBytes", to: String(mtu)) }
+        Self.writeStatic(settings, into: &ini)
         edits.append(.write(main, ini.bytes))
         for path in interface.files.dropFirst() {
             var dropIn = try Self.load(path, from: files)
@@ -194,6 +211,38 @@ public struct SystemdNetworkd: NetworkConfigDialect {
             edits.append(.write(path, dropIn.bytes))
         }
         return edits
+    }
+
+    static func writeStatic(_ settings: StaticSettings, into ini: inout IniFile) {
+        ini.set("Network", "DHCP", to: "no")
+        ini.setAll("Network", "Address", to: settings.addresses.map(\.description))
+        ini.setAll("Network", "Gateway", to: [settings.gateway4, settings.gateway6].compactMap { $0?.description })
+        ini.setAll("Network", "DNS", to: settings.dnsServers.isEmpty ? [] : [settings.dnsServers.map(\.description).joined(separator: " ")])
+        ini.setAll("Network", "Domains", to: settings.searchDomains.isEmpty ? [] : [settings.searchDomains.joined(separator: " ")])
+        if let mtu = settings.mtu { ini.set("Link", "MTUBytes", to: String(mtu)) }
+    }
+
+    func ownUnit(
+        for interface: InterfaceConfig, sharedUnit: GuestPath, _ settings: StaticSettings, mac: MACAddress?
+    ) throws -> FileEdit {
+        guard let name = interface.name?.value else {
+            throw GuestprepError(
+                .refused, "matches several interfaces and guestprep does not know which one this is; name it (--nic NAME=MAC)",
+                path: sharedUnit.description)
+        }
+        let path = Self.ownUnitPath(for: name)
+        guard Array(path.name.utf8).lexicographicallyPrecedes(Array(sharedUnit.name.utf8)) else {
+            throw GuestprepError(
+                .refused,
+                "matches \(name) and sorts before \(path.name), so a unit of guestprep's own would never be used; "
+                    + "give \(name) its own unit by hand", path: sharedUnit.description)
+        }
+        var text = "# Written by guestprep: \(name) taken out of \(sharedUnit) with its static configuration.\n[Match]\nName=\(name)\n"
+        if let mac { text += "MACAddress=\(mac)\n" }
+        text += "\n[Network]\n"
+        var ini = IniFile(bytes: Array(text.utf8), syntax: .systemd)
+        Self.writeStatic(settings, into: &ini)
+        return .write(path, ini.bytes)
     }
 
     static func load(_ path: GuestPath, from files: any GuestFileReader) throws -> IniFile {
