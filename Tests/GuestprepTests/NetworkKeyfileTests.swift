@@ -1,5 +1,6 @@
 import Foundation
 import GuestFS
+import GuestprepCore
 import Network
 import Testing
 
@@ -107,5 +108,26 @@ struct NetworkKeyfileTests {
         let interfaces = try NetworkManagerKeyfiles().interfaces(in: guest)
         #expect(interfaces.first { $0.kind == .bond }?.ports == ["ens3", "ens4"])
         #expect(interfaces.filter { $0.kind == .ethernet }.allSatisfy { $0.ipv4 == nil })
+    }
+}
+
+/// What NetworkManager would refuse or guestprep cannot use, reported with file and line.
+@Suite("Network keyfile problems")
+struct NetworkKeyfileProblemTests {
+    @Test("A line GLib cannot parse drops the profile; bad values are problems with their line")
+    func problems() throws {
+        let directory = NetworkKeyfileTests.directory
+        let guest = MemoryGuest(files: [
+            directory.appending("broken.nmconnection"): Array("[connection]\ntype=ethernet\nnot a key\n".utf8),
+            directory.appending("values.nmconnection"): Array(
+                "[connection]\nuuid=v\ntype=ethernet\n[ethernet]\nmac-address=52:54:00:zz:00:01\n[ipv4]\nmethod=static\naddress1=10.0.0.5,10.0.0.1\n"
+                    .utf8),
+        ])
+        let dialect = NetworkManagerKeyfiles()
+        let skipped = try dialect.candidates(in: guest).first { $0.profile.path.name == "broken.nmconnection" }?.skipped
+        #expect(skipped?.contains(":3:") == true)
+        let problems = try dialect.problems(in: guest)
+        #expect(problems.map(\.line) == [5, 8, 7])
+        #expect(problems.allSatisfy { $0.path == directory.appending("values.nmconnection").description && $0.code == .parse })
     }
 }

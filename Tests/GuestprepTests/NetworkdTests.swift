@@ -110,4 +110,15 @@ struct NetworkdTests {
         #expect(after.first?.name?.value == "ens3" && after.first?.ipv4?.value == .static)
         #expect(guest.files["/usr/lib/systemd/network/89-ethernet.network"] != nil)
     }
+
+    @Test("Problems name the file and line: stray lines, addresses without prefix, bad MACs; _dhcp4 is a valid gateway")
+    func problems() throws {
+        let guest = MemoryGuest(files: [
+            "/etc/systemd/network/10-a.network": Array(
+                "[Match]\nMACAddress=52:54:00:zz:00:01\n[Network]\nAddress=10.0.0.5\nGateway=_dhcp4\nnonsense\n".utf8)
+        ])
+        let problems = try SystemdNetworkd().problems(in: guest)
+        #expect(problems.map(\.line) == [6, 2, 4])
+        #expect(problems.allSatisfy { $0.path == "/etc/systemd/network/10-a.network" })
+    }
 }

@@ -83,6 +83,7 @@ struct UdevNetTests {
     func malformedAndAppend() {
         var file = UdevRulesFile(bytes: Array("KERNEL==\"eth0\" NAME=\"x\nFOO~\"a\"".utf8))
         #expect(file.malformed == [0, 1] && file.rules.isEmpty)
+        #expect(file.problems(path: "/etc/udev/rules.d/x.rules").map(\.line) == [1, 2])
         file.append("# end")
         #expect(String(decoding: file.bytes, as: UTF8.self) == "KERNEL==\"eth0\" NAME=\"x\nFOO~\"a\"\n# end\n")
     }

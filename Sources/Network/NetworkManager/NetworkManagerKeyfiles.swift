@@ -32,7 +32,9 @@ public struct NetworkManagerKeyfiles: NetworkConfigDialect {
                 guard let file else { continue }
                 let profile = NetworkManagerProfile(path: path, bytes: file.contents)
                 var skipped: String? = nil
-                if !NetworkManagerFiles.hasSafePermissions(file.metadata) {
+                if let error = profile.loadError {
+                    skipped = error.description
+                } else if !NetworkManagerFiles.hasSafePermissions(file.metadata) {
                     skipped =
                         "not owned by root or readable by others (mode \(String(file.metadata.mode & 0o7777, radix: 8))): NetworkManager ignores it"
                 } else if let uuid = profile.uuid, seenUUIDs.contains(uuid) {
@@ -43,6 +45,11 @@ public struct NetworkManagerKeyfiles: NetworkConfigDialect {
             }
         }
         return result
+    }
+
+    /// What the loaded profiles hold that this reader could not use, with file and line.
+    public func problems(in files: any GuestFileReader) throws -> [GuestprepError] {
+        try candidates(in: files).filter { $0.skipped == nil }.flatMap(\.profile.problems)
     }
 
     public func isPresent(in files: any GuestFileReader) throws -> Bool {

@@ -114,6 +114,62 @@ public struct NetworkManagerProfile: Sendable {
         key.hasPrefix("route") && key.count > 5 && key.dropFirst(5).allSatisfy(\.isASCIIDigitCharacter)
     }
 
+    /// Why GLib would refuse to load this file at all (then NM ignores the profile): a line that is
+    /// not a group, key or comment, or a key before the first group.
+    public var loadError: GuestprepError? {
+        if let stray = ini.strays.first {
+            return GuestprepError(
+                .parse,
+                "'\(stray.text)' is not a [group], key=value or # comment: GLib refuses the file, so NetworkManager ignores this profile",
+                path: path.description, line: stray.lineNumber)
+        }
+        if let orphan = ini.entries.first(where: { $0.section == nil }) {
+            return GuestprepError(
+                .parse, "'\(orphan.key)=' comes before the first [group]: GLib refuses the file, so NetworkManager ignores this profile",
+                path: path.description, line: orphan.lineNumber)
+        }
+        return nil
+    }
+
+    /// Values this reader could not use, each with file and line: a MAC or address it cannot parse,
+    /// an address without `/prefix`, an unknown method. They are left out of `interface()`.
+    public var problems: [GuestprepError] {
+        var problems: [GuestprepError] = []
+        func problem(_ entry: IniFile.Entry, _ message: String) {
+            problems.append(GuestprepError(.parse, message, path: path.description, line: entry.lineNumber))
+        }
+        for entry in ini.entries where entry.key == "mac-address" && Self.mac(entry.value) == nil && !entry.value.isEmpty {
+            problem(entry, "mac-address '\(entry.value)' is not a MAC address; the profile is not tied to a NIC by it")
+        }
+        for setting in ["ipv4", "ipv6"] {
+            for entry in entries(setting) where Self.isAddressKey(entry.key) {
+                // Same walk as addresses(): an IP right after an address is its gateway.
+                var previousWasAddress = false
+                for token in entry.value.split(whereSeparator: { $0 == "," || $0 == ";" }).map({ String($0.trimmingBlanks) })
+                where !token.isEmpty {
+                    if InterfaceAddress(cidr: token) != nil {
+                        previousWasAddress = true
+                        continue
+                    }
+                    if IPAddress(token) == nil {
+                        problem(entry, "'\(token)' is not an address/prefix or gateway")
+                    } else if !previousWasAddress {
+                        problem(entry, "'\(token)' has no /prefix; guestprep does not guess one (write the real length, e.g. \(token)/24)")
+                        previousWasAddress = true  // what follows is still its gateway
+                        continue
+                    }
+                    previousWasAddress = false
+                }
+            }
+            if let entry = value(setting, "method"),
+                !["auto", "dhcp", "manual", "disabled", "ignore", "link-local", "shared"].contains(entry.value)
+            {
+                problem(entry, "method '\(entry.value)' is not one NetworkManager knows")
+            }
+        }
+        return problems
+    }
+
     /// The interface this profile configures, facts with file:line.
     public func interface() -> InterfaceConfig {
         var config = InterfaceConfig(stack: .networkManager, kind: kind, files: [path])

@@ -13,6 +13,43 @@ public struct SystemdNetworkd: NetworkConfigDialect {
         try !NetworkdFiles.units(in: files).isEmpty
     }
 
+    /// Lines networkd ignores with a warning (not a section, assignment or comment) and values this
+    /// reader could not use (an address without `/prefix`, a MAC or gateway it cannot parse), with file and line.
+    public func problems(in files: any GuestFileReader) throws -> [GuestprepError] {
+        var problems: [GuestprepError] = []
+        for unit in try NetworkdFiles.units(in: files) {
+            for (path, ini) in unit.layers {
+                func problem(_ line: Int, _ message: String) {
+                    problems.append(GuestprepError(.parse, message, path: path.description, line: line))
+                }
+                for stray in ini.strays {
+                    problem(stray.lineNumber, "'\(stray.text)' is not a [Section], Key=Value or comment; networkd ignores it")
+                }
+                for entry in ini.entries where !entry.value.isEmpty {
+                    switch (entry.section, entry.key) {
+                    case ("Network", "Address"), ("Address", "Address"):
+                        if InterfaceAddress(cidr: entry.value) == nil {
+                            problem(
+                                entry.lineNumber, "Address '\(entry.value)' is not an address/prefix; guestprep does not guess a prefix")
+                        }
+                    case ("Network", "Gateway"), ("Route", "Gateway"):
+                        // `_dhcp4`/`_ipv6ra` ask for the gateway the lease or RA gives: no fixed address.
+                        if IPAddress(entry.value) == nil && !entry.value.hasPrefix("_") {
+                            problem(entry.lineNumber, "Gateway '\(entry.value)' is not an IP address")
+                        }
+                    case ("Match", "MACAddress"), ("Match", "PermanentMACAddress"):
+                        for word in entry.value.words where MACAddress(word) == nil {
+                            problem(entry.lineNumber, "'\(word)' is not a MAC address")
+                        }
+                    default:
+                        break
+                    }
+                }
+            }
+        }
+        return problems
+    }
+
     /// One interface per literal name in `[Match] Name=` (a unit matching `eth0 eth1` configures
     /// both); a unit matching only globs or only a MAC gives one interface without a name.
     public func interfaces(in files: any GuestFileReader) throws -> [InterfaceConfig] {

@@ -15,6 +15,14 @@ public struct UdevRulesFile: Sendable {
 
     public var bytes: [UInt8] { TextLines.join(lines) }
 
+    /// The rules udev would refuse, as errors naming `path` and the line.
+    public func problems(path: String) -> [GuestprepError] {
+        malformed.map { index in
+            GuestprepError(
+                .parse, "'\(lines[index].text)' is not a udev rule (KEY==\"value\", …); udev ignores it", path: path, line: index + 1)
+        }
+    }
+
     /// Rules that assign an interface name (`NAME=` or `NAME:=`), the ones NIC pinning reads.
     public var namingRules: [UdevRule] { rules.filter { $0.assignedName != nil } }
 
