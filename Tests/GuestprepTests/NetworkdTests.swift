@@ -121,4 +121,36 @@ struct NetworkdTests {
         #expect(problems.map(\.line) == [6, 2, 4])
         #expect(problems.allSatisfy { $0.path == "/etc/systemd/network/10-a.network" })
     }
+
+    @Test("Masking and drop-in order agree with systemd-analyze cat-config --root, where it is installed")
+    func agreesWithCatConfig() throws {
+        guard let analyze = try? Support.which("systemd-analyze") else {
+            print("notice: systemd-analyze is not installed; networkd file order not checked against systemd")
+            return
+        }
+        let root = try Support.scratch("networkd")
+        defer { Support.cleanUp(root) }
+        let tree: [String: String] = [
+            "usr/lib/systemd/network/20-wired.network": "[Match]\nName=ens3\n",
+            "etc/systemd/network/20-wired.network": "[Match]\nName=ens3\n[Network]\nDHCP=yes\n",
+            "usr/lib/systemd/network/20-wired.network.d/50-a.conf": "[Network]\nDNS=1.1.1.1\n",
+            "etc/systemd/network/20-wired.network.d/50-a.conf": "[Network]\nDNS=9.9.9.9\n",
+            "run/systemd/network/20-wired.network.d/10-b.conf": "[Network]\nDomains=x\n",
+            "lib/systemd/network/30-other.network.d/z.conf": "[Network]\nDHCP=no\n",
+            "lib/systemd/network/30-other.network": "[Match]\nName=ens4\n",
+            "usr/lib/systemd/network/40-vendor.network": "[Match]\nName=ens5\n",
+        ]
+        for (relative, text) in tree { try Support.write(text, to: root.appendingPathComponent(relative)) }
+        let units = try NetworkdFiles.units(in: try MemoryGuest(tree: root))
+        #expect(units.map(\.name) == ["20-wired.network", "30-other.network", "40-vendor.network"])
+        #expect(
+            units[0].dropIns.map(\.path.description) == [
+                "/run/systemd/network/20-wired.network.d/10-b.conf", "/etc/systemd/network/20-wired.network.d/50-a.conf",
+            ])
+        for unit in units {
+            let output = try Support.must(analyze, ["cat-config", "--root=\(root.path)", "systemd/network/\(unit.name)"])
+            let listed = output.split(separator: "\n").filter { $0.hasPrefix("# /") }.map { String($0.dropFirst(2 + root.path.count)) }
+            #expect(listed == unit.layers.map(\.path.description), "\(unit.name)")
+        }
+    }
 }
