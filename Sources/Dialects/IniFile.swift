@@ -168,13 +168,11 @@ public struct IniFile: Sendable {
         reparse()
     }
 
+    /// Removes whole lines. The lines around them stay byte-identical, so removing an unterminated
+    /// last line leaves the file ending in the newline of the line before.
     private mutating func removeLines(_ ranges: [Range<Int>]) {
         guard !ranges.isEmpty else { return }
-        let removesLast = ranges.contains { $0.contains(lines.count - 1) }
-        let endsWithoutNewline = lines.last?.terminator.isEmpty ?? false
         for range in ranges.sorted(by: { $0.lowerBound > $1.lowerBound }) { lines.removeSubrange(range) }
-        // Removing the unterminated last line leaves the new last line without its newline, as before.
-        if removesLast, endsWithoutNewline, !lines.isEmpty { lines[lines.count - 1].terminator = [] }
         reparse()
     }
 

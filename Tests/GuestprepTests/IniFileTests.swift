@@ -66,6 +66,26 @@ struct IniFileTests {
         ini.setAll("N", "Address", to: ["10.0.0.5/24", "10.0.0.6/24"])
         #expect(String(decoding: ini.bytes, as: UTF8.self) == "[N]\nAddress=10.0.0.5/24\nAddress=10.0.0.6/24\n#x\nDNS=1.1.1.1")
         ini.remove("N", "DNS")
-        #expect(String(decoding: ini.bytes, as: UTF8.self) == "[N]\nAddress=10.0.0.5/24\nAddress=10.0.0.6/24\n#x")
+        #expect(String(decoding: ini.bytes, as: UTF8.self) == "[N]\nAddress=10.0.0.5/24\nAddress=10.0.0.6/24\n#x\n")
+    }
+
+    @Test("Arbitrary bytes round-trip, and an edit leaves every other line byte-identical")
+    func arbitraryBytes() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        let alphabet = Array("[]=#;\\ \t\r\nab".utf8)
+        for _ in 0..<500 {
+            let bytes = (0..<Int(next() % 60)).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] }
+            for syntax in [IniFile.Syntax.keyfile, .systemd] {
+                var ini = IniFile(bytes: bytes, syntax: syntax)
+                #expect(ini.bytes == bytes)
+                let before = ini.lines
+                ini.set("zz", "k", to: "v")
+                #expect(Array(ini.lines.prefix(max(0, before.count - 1))) == Array(before.dropLast()))
+            }
+        }
     }
 }

@@ -106,4 +106,24 @@ struct UdevNetTests {
         try Support.write(UdevRulesFile.pinLine(mac: MACAddress("52:54:00:ab:cd:ef")!, name: "ens3") + "\n", to: file)
         try Support.must(udevadm, ["verify", file.path])
     }
+
+    @Test("Arbitrary bytes lex without crashing and round-trip; removing a rule keeps the other lines")
+    func arbitraryBytes() {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        let alphabet = Array("AB{}=!+-:,\"\\ #\r\ne".utf8)
+        for _ in 0..<500 {
+            let bytes = (0..<Int(next() % 60)).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] }
+            var file = UdevRulesFile(bytes: bytes)
+            #expect(file.bytes == bytes)
+            if let rule = file.rules.first {
+                let before = file.lines
+                file.removeRule(at: rule.index)
+                #expect(Array(file.lines.prefix(rule.index)) == Array(before.prefix(rule.index)))
+            }
+        }
+    }
 }

@@ -41,13 +41,10 @@ public struct UdevRulesFile: Sendable {
         reparse()
     }
 
-    /// Removes the rule starting at line `index` (all its continuation lines).
+    /// Removes the rule starting at line `index` (all its continuation lines); other lines stay byte-identical.
     public mutating func removeRule(at index: Int) {
         guard let rule = rules.first(where: { $0.index == index }) else { return }
-        let endsWithoutNewline = lines.last?.terminator.isEmpty ?? false
-        let removesLast = rule.index + rule.lineCount == lines.count
         lines.removeSubrange(rule.index..<(rule.index + rule.lineCount))
-        if removesLast, endsWithoutNewline, !lines.isEmpty { lines[lines.count - 1].terminator = [] }
         reparse()
     }
 
