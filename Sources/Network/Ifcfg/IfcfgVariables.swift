@@ -57,11 +57,3 @@ struct IfcfgVariables {
     }
 }
 
-extension String {
-    var trimmingBlanks: String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first == " " || first == "\t" { scalars = scalars.dropFirst() }
-        while let last = scalars.last, last == " " || last == "\t" { scalars = scalars.dropLast() }
-        return String(scalars)
-    }
-}

@@ -15,7 +15,7 @@ public enum KeyValueLease {
         }
         var values: [String: (value: String, line: Int)] = [:]
         for (index, line) in TextLinesLite.split(bytes).enumerated() {
-            let text = line.trimmingBlanks()
+            let text = line.trimmingBlanks
             guard !text.isEmpty, !text.hasPrefix("#"), let equals = text.firstIndex(of: "=") else { continue }
             values[String(text[..<equals])] = (String(text[text.index(after: equals)...]), index + 1)
         }
@@ -92,7 +92,7 @@ public enum KeyValueLease {
     public static func networkManagerTimestamps(_ bytes: [UInt8]) -> [String: Int64] {
         var result: [String: Int64] = [:]
         for line in TextLinesLite.split(bytes) {
-            let text = line.trimmingBlanks()
+            let text = line.trimmingBlanks
             guard let equals = text.firstIndex(of: "="), let seconds = Int64(text[text.index(after: equals)...]) else { continue }
             result[String(text[..<equals])] = seconds
         }
@@ -109,11 +109,4 @@ enum TextLinesLite {
     }
 }
 
-extension Substring {
-    func trimmingBlanks() -> Substring {
-        var text = self
-        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
-        while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
-        return text
-    }
-}
+
