@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "LinkProbe", dependencies: ["GuestprepCore", "Network", "CUdev", "CGuestprepShim"]),
         // Remediations: inspect → findings → typed changes.
         .target(
-            name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor"]),
+            name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor", "Network", "LinkProbe"]),
         // Playbooks and plans (what to change, shown as diffs), saved plans.
         .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Executor", "Rules", "Yams"]),
         // Write-ahead journal records, run directories, history: guest files only.

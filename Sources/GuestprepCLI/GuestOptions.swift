@@ -5,7 +5,10 @@ import Foundation
 import GuestFS
 import GuestFacts
 import GuestprepCore
+import LinkProbe
+import Network
 import Planning
+import Rules
 
 /// --root and --disk: which guest, and which images stand for its disks.
 struct GuestOptions: ParsableArguments {
@@ -21,8 +24,38 @@ struct GuestOptions: ParsableArguments {
             valueName: "NAME=PATH"))
     var disks: [String] = []
 
+    @Option(
+        name: .customLong("nic"),
+        help: ArgumentHelp(
+            "The source VM's NIC: NAME=MAC (interface NAME had MAC) or MAC=IP (the NIC with MAC had IP, as the hypervisor reports). Repeatable.",
+            valueName: "NAME=MAC|MAC=IP"))
+    var nics: [String] = []
+
+    @Option(
+        name: .customLong("address"),
+        help: ArgumentHelp(
+            "Static settings for an interface no lease or live system describes: NAME=ADDR/PREFIX[,gw=IP][,dns=IP]…[,search=DOMAIN]…[,mtu=N]. Repeatable.",
+            valueName: "SPEC"))
+    var addresses: [String] = []
+
     func validate() throws {
         for disk in disks { _ = try DiskMapping(argument: disk) }
+        for nic in nics { _ = try NICHint(argument: nic) }
+        var seen: Set<String> = []
+        for address in addresses {
+            let parsed = try StaticAddressArgument(argument: address)
+            guard seen.insert(parsed.interface).inserted else {
+                throw GuestprepError(.usage, "--address names \(parsed.interface) twice; give all its settings in one --address")
+            }
+        }
+    }
+
+    /// The admin's network hints, and on the running system its links.
+    func networkInputs(for guest: GuestRoot) throws -> NetworkInputs {
+        let parsed = try addresses.map(StaticAddressArgument.init(argument:))
+        return NetworkInputs(
+            liveLinks: guest.isLive ? try LiveLinkProbe.links() : nil, hints: try nics.map(NICHint.init(argument:)),
+            staticAddresses: Dictionary(uniqueKeysWithValues: parsed.map { ($0.interface, $0.settings) }))
     }
 
     func openRoot() throws -> GuestRoot {

@@ -68,7 +68,8 @@ struct PreparedPlan {
                     message: Applier.unfinishedRunError(run, root: root).message))
         }
         executor = guest.executor(for: root)
-        plan = Planner.plan(root: root, devices: devices, facts: facts, playbook: playbook, executor: executor)
+        plan = Planner.plan(
+            root: root, devices: devices, facts: facts, playbook: playbook, executor: executor, network: try guest.networkInputs(for: root))
     }
 
     var allFindings: [Finding] { preliminaryFindings + plan.findings }

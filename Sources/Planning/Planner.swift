@@ -65,9 +65,10 @@ public enum Planner {
     /// whose contents fail validation is withdrawn and reported as a blocker; a validator that
     /// cannot check at all is a failure, and its change is withdrawn too.
     public static func plan(
-        root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, playbook: Playbook, executor: (any GuestExecutor)? = nil
+        root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, playbook: Playbook, executor: (any GuestExecutor)? = nil,
+        network: NetworkInputs = NetworkInputs()
     ) -> Plan {
-        let context = RuleContext(root: root, devices: devices, facts: facts, executor: executor)
+        let context = RuleContext(root: root, devices: devices, facts: facts, executor: executor, network: network)
         var failures: [RuleFailure] = []
         for step in playbook.steps {
             do {

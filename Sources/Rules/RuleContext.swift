@@ -3,6 +3,7 @@ import Executor
 import GuestFS
 import GuestFacts
 import GuestprepCore
+import Network
 
 /// What rules see and where they put their results. Reads see earlier rules' proposals, so
 /// several rules can edit one file and the plan holds a single change for it.
@@ -13,6 +14,8 @@ public final class RuleContext {
     /// Runs read-only queries in the guest while planning (dpkg-query, rpm -q …); nil where no
     /// command can run (then a rule that needs one says so as an error).
     public let executor: (any GuestExecutor)?
+    /// Live links and the admin's network hints, for the network rules.
+    public let network: NetworkInputs
     public private(set) var findings: [Finding] = []
     public private(set) var changes: [Change] = []
     public private(set) var setValidators: [any ChangeSetValidator] = []
@@ -20,7 +23,11 @@ public final class RuleContext {
     /// Directories created only because a proposed file needs them: dropped with their last file.
     private var automaticDirectories: Set<GuestPath> = []
 
-    public init(root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, executor: (any GuestExecutor)? = nil) {
+    public init(
+        root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, executor: (any GuestExecutor)? = nil,
+        network: NetworkInputs = NetworkInputs()
+    ) {
+        self.network = network
         self.root = root
         self.devices = devices
         self.facts = facts

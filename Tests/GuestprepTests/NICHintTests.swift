@@ -1,3 +1,4 @@
+import Foundation
 import GuestFS
 import GuestFacts
 import GuestprepCore
@@ -37,5 +38,32 @@ struct NICHintTests {
         let matches = NICHintMatch.resolve(hints, against: interfaces)
         #expect(matches.map(\.interface) == [nil, "eth0", nil, "eth1"])
         #expect(matches[1].evidence == SourceLocation("/etc/x", line: 3))
+    }
+}
+
+@Suite("Static address arguments")
+struct StaticAddressArgumentTests {
+    @Test("--address NAME=ADDR/PREFIX with gateway, DNS, search and MTU; wrong input says what it expected")
+    func parsing() throws {
+        let parsed = try StaticAddressArgument(argument: "ens3=10.0.0.5/24,gw=10.0.0.1,dns=10.0.0.2,dns=10.0.0.3,search=corp.example,mtu=9000")
+        #expect(parsed.interface == "ens3")
+        #expect(parsed.settings.addresses.map(\.description) == ["10.0.0.5/24"])
+        #expect(parsed.settings.gateway4?.description == "10.0.0.1")
+        #expect(parsed.settings.dnsServers.map(\.description) == ["10.0.0.2", "10.0.0.3"])
+        #expect(parsed.settings.searchDomains == ["corp.example"])
+        #expect(parsed.settings.mtu == 9000)
+        for bad in ["ens3", "ens3=10.0.0.5", "ens3=10.0.0.5/24,gw=10.1.0.1", "ens3=10.0.0.5/24,colour=red", "ens3=gw=10.0.0.1", "a/b=10.0.0.5/24"] {
+            #expect(throws: GuestprepError.self, "\(bad)") { try StaticAddressArgument(argument: bad) }
+        }
+    }
+
+    @Test("the CLI refuses a bad --nic or --address before reading the guest")
+    func cliValidation() throws {
+        let bad = try Support.guestprep(["plan", "--root", "/nonexistent", "--nic", "ens3=not-a-mac"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("--nic 'ens3=not-a-mac'"))
+        let twice = try Support.guestprep(["plan", "--root", "/nonexistent", "--address", "a=10.0.0.1/24", "--address", "a=10.0.0.2/24"])
+        #expect(twice.status == 1)
+        #expect(twice.stderr.contains("names a twice"))
     }
 }
