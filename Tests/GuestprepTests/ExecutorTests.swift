@@ -20,7 +20,10 @@ struct PhonyGuest {
         top = try Support.scratch("executor-\(name)")
         let fm = FileManager.default
         try fm.createDirectory(at: root.appendingPathComponent("bin"), withIntermediateDirectories: true)
-        try fm.copyItem(atPath: Self.busybox, toPath: root.appendingPathComponent("bin/busybox").path)
+        // Copied by cp, not by this process: a file this process holds open for writing would be
+        // inherited by any child another test forks meanwhile, and exec of it fails with ETXTBSY
+        // until that child execs.
+        try Support.must("cp", [Self.busybox, root.appendingPathComponent("bin/busybox").path])
         for applet in Self.applets {
             try fm.createSymbolicLink(atPath: root.appendingPathComponent("bin/\(applet)").path, withDestinationPath: "busybox")
         }
