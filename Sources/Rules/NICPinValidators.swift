@@ -10,7 +10,7 @@ public struct NICPinValidator: ChangeValidator {
     let expected: [(name: String, mac: MACAddress)]
     let format: Format
 
-    init(expected: [(name: String, mac: MACAddress)], format: Format) {
+    public init(expected: [(name: String, mac: MACAddress)], format: Format) {
         self.expected = expected
         self.format = format
     }
@@ -20,7 +20,11 @@ public struct NICPinValidator: ChangeValidator {
             switch format {
             case .udevRules:
                 let rules = UdevRulesFile(bytes: proposed)
-                if let problem = rules.problems(path: path).first { throw GuestprepError(.validation, problem.message, path: path, line: problem.line) }
+                // Lines udev already ignored are the admin's and kept as they are; a new one is ours.
+                let before = Set(UdevRulesFile(bytes: original ?? []).problems(path: path).map(\.message))
+                if let problem = rules.problems(path: path).first(where: { !before.contains($0.message) }) {
+                    throw GuestprepError(.validation, problem.message, path: path, line: problem.line)
+                }
                 guard rules.namingRules.contains(where: { PersistentNetRules.isValidPin($0, mac: pin.mac, name: pin.name) }) else {
                     throw GuestprepError(.validation, "expected a rule naming the NIC with MAC \(pin.mac) \(pin.name), found none", path: path)
                 }

@@ -266,3 +266,31 @@ struct NICMACPinningTests {
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     }
 }
+
+/// The validators on their own: they check meaning, and leave the admin's broken lines to the admin.
+@Suite("NICMACPinning validators")
+struct NICMACPinningValidatorTests {
+    @Test("the udev validator finds the pin wherever it is, tolerates a malformed line that was there before, refuses a new one")
+    func udevValidator() throws {
+        let mac = try #require(MACAddress("52:54:00:12:34:56"))
+        let validator = NICPinValidator(expected: [("ens3", mac)], format: .udevRules)
+        let pin = UdevRulesFile.pinLine(mac: mac, name: "ens3") + "\n"
+        let broken = "KERNEL=\"unterminated\n"
+        try validator.validate(proposed: Array((broken + "# x\n" + pin).utf8), original: Array(broken.utf8), path: "/r")
+        #expect(throws: GuestprepError.self) { try validator.validate(proposed: Array((broken + pin).utf8), original: nil, path: "/r") }
+        #expect(throws: GuestprepError.self) {
+            try validator.validate(proposed: Array(pin.uppercased().utf8), original: nil, path: "/r")
+        }
+    }
+
+    @Test("the .link validator wants the MAC match and the name, and no NamePolicy= that would override it")
+    func linkValidator() throws {
+        let mac = try #require(MACAddress("52:54:00:12:34:56"))
+        let validator = NICPinValidator(expected: [("ens3", mac)], format: .linkFile)
+        try validator.validate(proposed: LinkFile.render(mac: mac, name: "ens3"), original: nil, path: "/l")
+        #expect(throws: GuestprepError.self) {
+            try validator.validate(proposed: LinkFile.render(mac: mac, name: "ens3") + Array("NamePolicy=path\n".utf8), original: nil, path: "/l")
+        }
+        #expect(throws: GuestprepError.self) { try validator.validate(proposed: LinkFile.render(mac: mac, name: "ens4"), original: nil, path: "/l") }
+    }
+}
