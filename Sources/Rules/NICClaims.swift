@@ -18,6 +18,8 @@ struct NICInventory {
     /// Interface names to pin, in the order first seen.
     var names: [String] = []
     var configs: [InterfaceConfig] = []
+    /// `.link` files that give a MAC a name with no `NamePolicy=` to override it (systemd.link(5)).
+    var linkPins: [(mac: MACAddress, name: String, path: GuestPath)] = []
 
     /// The six dialects, in `NetworkStack` order.
     static let dialects: [any NetworkConfigDialect] = [
@@ -37,8 +39,10 @@ struct NICInventory {
     /// Gathers claims from everything guestprep can read; unmatched hints become findings.
     static func gather(in context: RuleContext, rule: String) throws -> NICInventory {
         var inventory = NICInventory()
-        for dialect in dialects where try dialect.isPresent(in: context) {
-            inventory.configs += try dialect.interfaces(in: context)
+        for dialect in dialects {
+            inventory.configs += try readable("the \(dialect.stack.rawValue) configuration", in: context, rule: rule) {
+                try dialect.isPresent(in: context) ? try dialect.interfaces(in: context) : []
+            } ?? []
         }
         if let live = context.network.liveLinks {
             // A bond's ports are physical links and are pinned by their own permanent MAC;
@@ -60,7 +64,8 @@ struct NICInventory {
                     NICClaim(name: name.value, mac: mac.value, origin: "the \(config.stack.rawValue) configuration at \(mac.location)"))
             }
         }
-        for name in try context.listDirectory(udevRulesDirectory) where name.hasSuffix(".rules") {
+        for name in try readable("\(udevRulesDirectory)", in: context, rule: rule, { try context.listDirectory(udevRulesDirectory) }) ?? []
+        where name.hasSuffix(".rules") {
             let path = udevRulesDirectory.appending(name)
             guard let file = try context.read(path) else { continue }
             for rule in UdevRulesFile(bytes: file.contents).namingRules {
@@ -71,11 +76,15 @@ struct NICInventory {
         }
         var seenLinks: Set<String> = []
         for directory in linkDirectories {
-            for name in try context.listDirectory(directory) where name.hasSuffix(".link") && seenLinks.insert(name).inserted {
+            let names = try readable("\(directory)", in: context, rule: rule) { try context.listDirectory(directory) } ?? []
+            for name in names where name.hasSuffix(".link") && seenLinks.insert(name).inserted {
                 let path = directory.appending(name)
                 guard let file = try context.read(path), !file.contents.isEmpty else { continue }
                 let naming = LinkFile(bytes: file.contents).naming
                 guard let assigned = naming.name else { continue }
+                if naming.namePolicy.isEmpty {
+                    for mac in naming.macAddresses { inventory.linkPins.append((mac, assigned, path)) }
+                }
                 for mac in naming.macAddresses + naming.permanentMACAddresses {
                     if context.network.liveLinks == nil { inventory.add(assigned) }
                     inventory.claims.append(
@@ -98,6 +107,23 @@ struct NICInventory {
             inventory.claims.append(NICClaim(name: name, mac: match.hint.mac, origin: "--nic \(match.hint)\(evidence)"))
         }
         return inventory
+    }
+
+    /// Reads one source of claims. One guestprep cannot read (an entry named in another
+    /// encoding, say) is a warning and the other sources are still read: the pins that can be
+    /// planned still are, and the conflict check says what it could not see.
+    static func readable<T>(_ what: String, in context: RuleContext, rule: String, _ body: () throws -> T) throws -> T? {
+        do {
+            return try body()
+        } catch let error as GuestprepError {
+            context.report(
+                Finding(
+                    rule: rule, code: "nic.config-unreadable", severity: .warning,
+                    message:
+                        "\(what) could not be read, so NIC names and MACs it may hold are not checked for conflicts: \(error.message)",
+                    path: error.path, line: error.line))
+            return nil
+        }
     }
 
     /// The outcome of checking the claims against each other.

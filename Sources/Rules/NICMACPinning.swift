@@ -56,8 +56,8 @@ public struct NICMACPinning: Rule {
         // systemd.link(5): on systemd-udev distributions (RHEL 9+, current Debian and SUSE) the
         // predictable name from 99-default.link's NamePolicy= is applied by net_setup_link, and a
         // bare NAME= in a rules file is not enough; a .link with Name= is what keeps the name.
-        let linkedElsewhere = try existingLinkPins(in: context)
-        for pin in pins where !linkedElsewhere.contains(where: { $0.mac == pin.mac && $0.name == pin.name && $0.path != Self.linkPath(pin.name) }) {
+        // A .link of the admin's that already gives this MAC this name is kept, and not doubled.
+        for pin in pins where !inventory.linkPins.contains(where: { $0.mac == pin.mac && $0.name == pin.name && $0.path != Self.linkPath(pin.name) }) {
             let path = Self.linkPath(pin.name)
             let contents = LinkFile.render(mac: pin.mac, name: pin.name)
             guard try context.read(path)?.contents != contents else { continue }
@@ -83,20 +83,6 @@ public struct NICMACPinning: Rule {
         if changed {
             try InitramfsRegeneration.plan(in: context, rule: Self.id, why: "gives the NICs the same names as the pinned udev rules and .link files")
         }
-    }
-
-    /// `.link` files that already give a MAC a name (guestprep's own included, so a rerun changes nothing).
-    private func existingLinkPins(in context: RuleContext) throws -> [(mac: MACAddress, name: String, path: GuestPath)] {
-        var found: [(mac: MACAddress, name: String, path: GuestPath)] = []
-        for name in try context.listDirectory(Self.linkDirectory) where name.hasSuffix(".link") {
-            let path = Self.linkDirectory.appending(name)
-            guard let file = try context.read(path) else { continue }
-            let naming = LinkFile(bytes: file.contents).naming
-            // A NamePolicy= that yields a name overrides Name= (systemd.link(5)): not a pin.
-            guard let assigned = naming.name, naming.namePolicy.isEmpty else { continue }
-            for mac in naming.macAddresses { found.append((mac, assigned, path)) }
-        }
-        return found
     }
 
     /// Pins the NIC in the configuration that governs it at boot (HWADDR=, `match: macaddress`,

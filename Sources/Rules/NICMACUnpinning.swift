@@ -15,7 +15,10 @@ enum NICMACUnpinning {
                     "destination-keeps-macs is false: NIC names are not pinned, and on the destination they are decided by its hardware (bus, slot, firmware index); check that the network configuration matches by those names"
             ))
         var changed = false
-        for name in try context.listDirectory(NICInventory.udevRulesDirectory) where name.hasSuffix(".rules") {
+        let rulesFiles = try NICInventory.readable("\(NICInventory.udevRulesDirectory)", in: context, rule: rule) {
+            try context.listDirectory(NICInventory.udevRulesDirectory)
+        }
+        for name in rulesFiles ?? [] where name.hasSuffix(".rules") {
             let path = NICInventory.udevRulesDirectory.appending(name)
             guard let file = try context.read(path) else { continue }
             let merge = PersistentNetRules.unpin(file.contents)
@@ -24,7 +27,8 @@ enum NICMACUnpinning {
             try context.propose(path, contents: merge.bytes, rule: rule, reasons: merge.reasons.map { "\($0): \(why)" })
         }
         let directory = NICMACPinning.linkDirectory
-        for name in try context.listDirectory(directory) where name.hasSuffix(".link") {
+        let linkFiles = try NICInventory.readable("\(directory)", in: context, rule: rule) { try context.listDirectory(directory) }
+        for name in linkFiles ?? [] where name.hasSuffix(".link") {
             let path = directory.appending(name)
             guard let file = try context.read(path) else { continue }
             let link = LinkFile(bytes: file.contents)
@@ -49,8 +53,11 @@ enum NICMACUnpinning {
             try context.proposeDeletion(path, rule: rule, reasons: ["names \(assigned) by MAC: \(why)"])
         }
         // The dialects have no "unpin" edit yet: report configurations still keyed to a MAC.
-        for dialect in NICInventory.dialects where try dialect.isPresent(in: context) {
-            for config in try dialect.interfaces(in: context) {
+        for dialect in NICInventory.dialects {
+            let configs = try NICInventory.readable("the \(dialect.stack.rawValue) configuration", in: context, rule: rule) {
+                try dialect.isPresent(in: context) ? try dialect.interfaces(in: context) : []
+            }
+            for config in configs ?? [] {
                 guard let mac = config.mac else { continue }
                 context.report(
                     Finding(

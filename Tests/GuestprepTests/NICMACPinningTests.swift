@@ -137,6 +137,24 @@ struct NICMACPinningTests {
         try run.expectGolden()
     }
 
+    @Test("an admin's .link that already names the MAC is kept and not doubled; an unreadable directory is a warning, not a stop")
+    func existingLinkAndUnreadable() throws {
+        let run = try Case("existing-rules-kernels-rewritten-duplicate-removed") { root in
+            try Support.write(
+                "[Match]\nMACAddress=52:54:00:00:00:04\n\n[Link]\nName=ens4\n", to: root.appendingPathComponent("etc/systemd/network/50-admin.link"))
+            let directory = root.appendingPathComponent("etc/NetworkManager/system-connections")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let bytes = Array((directory.path + "/caf").utf8) + [0xE9, 0]
+            let fd = bytes.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o600) }
+            close(fd)
+        }
+        defer { run.cleanUp() }
+        #expect(run.plan.failures.isEmpty, "\(run.plan.failures)")
+        #expect(run.findings("nic.config-unreadable").first?.severity == .warning)
+        let links = run.plan.changes.compactMap(\.path).filter { $0.name.hasSuffix(".link") }
+        #expect(links == ["/etc/systemd/network/10-guestprep-ens3.link"])
+    }
+
     @Test("one MAC with two names is a blocker and nothing is written")
     func macConflict() throws {
         let run = try Case("mac-conflict-nothing-written")
