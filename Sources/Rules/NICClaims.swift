@@ -40,9 +40,10 @@ struct NICInventory {
     static func gather(in context: RuleContext, rule: String) throws -> NICInventory {
         var inventory = NICInventory()
         for dialect in dialects {
-            inventory.configs += try readable("the \(dialect.stack.rawValue) configuration", in: context, rule: rule) {
-                try dialect.isPresent(in: context) ? try dialect.interfaces(in: context) : []
-            } ?? []
+            inventory.configs +=
+                try readable("the \(dialect.stack.rawValue) configuration", in: context, rule: rule) {
+                    try dialect.isPresent(in: context) ? try dialect.interfaces(in: context) : []
+                } ?? []
         }
         if let live = context.network.liveLinks {
             // A bond's ports are physical links and are pinned by their own permanent MAC;

@@ -6,7 +6,8 @@ import Network
 /// governing network configuration), so names survive the move to other virtual hardware.
 public struct NICMACPinning: Rule {
     public static let id = "nic-mac-pinning"
-    public static let summary = "Pin each physical NIC's name to its MAC (udev rule, .link file, its network config) so names survive migration"
+    public static let summary =
+        "Pin each physical NIC's name to its MAC (udev rule, .link file, its network config) so names survive migration"
     public static let parameterNames = ["destination-keeps-macs"]
 
     static let rulesFile: GuestPath = "/etc/udev/rules.d/70-persistent-net.rules"
@@ -57,7 +58,8 @@ public struct NICMACPinning: Rule {
         // predictable name from 99-default.link's NamePolicy= is applied by net_setup_link, and a
         // bare NAME= in a rules file is not enough; a .link with Name= is what keeps the name.
         // A .link of the admin's that already gives this MAC this name is kept, and not doubled.
-        for pin in pins where !inventory.linkPins.contains(where: { $0.mac == pin.mac && $0.name == pin.name && $0.path != Self.linkPath(pin.name) }) {
+        for pin in pins
+        where !inventory.linkPins.contains(where: { $0.mac == pin.mac && $0.name == pin.name && $0.path != Self.linkPath(pin.name) }) {
             let path = Self.linkPath(pin.name)
             let contents = LinkFile.render(mac: pin.mac, name: pin.name)
             guard try context.read(path)?.contents != contents else { continue }
@@ -81,7 +83,8 @@ public struct NICMACPinning: Rule {
         try pinConfigurations(pins, inventory: inventory, in: context)
 
         if changed {
-            try InitramfsRegeneration.plan(in: context, rule: Self.id, why: "gives the NICs the same names as the pinned udev rules and .link files")
+            try InitramfsRegeneration.plan(
+                in: context, rule: Self.id, why: "gives the NICs the same names as the pinned udev rules and .link files")
         }
     }
 

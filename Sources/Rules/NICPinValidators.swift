@@ -26,13 +26,15 @@ public struct NICPinValidator: ChangeValidator {
                     throw GuestprepError(.validation, problem.message, path: path, line: problem.line)
                 }
                 guard rules.namingRules.contains(where: { PersistentNetRules.isValidPin($0, mac: pin.mac, name: pin.name) }) else {
-                    throw GuestprepError(.validation, "expected a rule naming the NIC with MAC \(pin.mac) \(pin.name), found none", path: path)
+                    throw GuestprepError(
+                        .validation, "expected a rule naming the NIC with MAC \(pin.mac) \(pin.name), found none", path: path)
                 }
             case .linkFile:
                 let naming = LinkFile(bytes: proposed).naming
                 guard naming.macAddresses.contains(pin.mac), naming.name == pin.name, naming.namePolicy.isEmpty else {
                     throw GuestprepError(
-                        .validation, "expected [Match] MACAddress=\(pin.mac) and [Link] Name=\(pin.name), found \(naming.name.map { "Name=\($0)" } ?? "no Name=")",
+                        .validation,
+                        "expected [Match] MACAddress=\(pin.mac) and [Link] Name=\(pin.name), found \(naming.name.map { "Name=\($0)" } ?? "no Name=")",
                         path: path, line: naming.nameLine)
                 }
             }

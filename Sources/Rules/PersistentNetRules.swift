@@ -70,7 +70,9 @@ enum PersistentNetRules {
         var file = UdevRulesFile(bytes: original)
         var reasons: [String] = []
         while let rule = file.namingRules.first(where: { $0.match("ATTR", attribute: "address") != nil }) {
-            reasons.append("line \(rule.lineNumber): removed the pin of \(rule.assignedName ?? "?") to MAC \(rule.match("ATTR", attribute: "address")?.value ?? "?")")
+            reasons.append(
+                "line \(rule.lineNumber): removed the pin of \(rule.assignedName ?? "?") to MAC \(rule.match("ATTR", attribute: "address")?.value ?? "?")"
+            )
             file.removeRule(at: rule.index)
         }
         return Merge(bytes: file.bytes, reasons: reasons)

@@ -25,7 +25,10 @@ struct NICMACPinningTests {
         var guest: GuestRoot
         var plan: Plan
 
-        init(_ name: String, hints: [NICHint] = [], liveLinks: [NetworkLink]? = nil, keepsMACs: Bool = true, edit: (URL) throws -> Void = { _ in }) throws {
+        init(
+            _ name: String, hints: [NICHint] = [], liveLinks: [NetworkLink]? = nil, keepsMACs: Bool = true,
+            edit: (URL) throws -> Void = { _ in }
+        ) throws {
             self.name = name
             root = try Support.scratch("pinning")
             try Support.must("cp", ["-a", NICMACPinningTests.cases.appendingPathComponent("\(name)/input").path + "/.", root.path])
@@ -141,11 +144,14 @@ struct NICMACPinningTests {
     func existingLinkAndUnreadable() throws {
         let run = try Case("existing-rules-kernels-rewritten-duplicate-removed") { root in
             try Support.write(
-                "[Match]\nMACAddress=52:54:00:00:00:04\n\n[Link]\nName=ens4\n", to: root.appendingPathComponent("etc/systemd/network/50-admin.link"))
+                "[Match]\nMACAddress=52:54:00:00:00:04\n\n[Link]\nName=ens4\n",
+                to: root.appendingPathComponent("etc/systemd/network/50-admin.link"))
             let directory = root.appendingPathComponent("etc/NetworkManager/system-connections")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let bytes = Array((directory.path + "/caf").utf8) + [0xE9, 0]
-            let fd = bytes.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o600) }
+            let fd = bytes.withUnsafeBufferPointer {
+                open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o600)
+            }
             close(fd)
         }
         defer { run.cleanUp() }
@@ -212,7 +218,8 @@ struct NICMACPinningTests {
 
     @Test("the parameter is read from a playbook and refuses anything but true or false")
     func parameter() throws {
-        let playbook = try Playbook.parse("name: t\nrules:\n  - rule: nic-mac-pinning\n    with:\n      destination-keeps-macs: false\n", source: "t")
+        let playbook = try Playbook.parse(
+            "name: t\nrules:\n  - rule: nic-mac-pinning\n    with:\n      destination-keeps-macs: false\n", source: "t")
         #expect(playbook.steps.count == 1)
         #expect(throws: GuestprepError.self) {
             try Playbook.parse("name: t\nrules:\n  - rule: nic-mac-pinning\n    with:\n      destination-keeps-macs: maybe\n", source: "t")
@@ -307,8 +314,11 @@ struct NICMACPinningValidatorTests {
         let validator = NICPinValidator(expected: [("ens3", mac)], format: .linkFile)
         try validator.validate(proposed: LinkFile.render(mac: mac, name: "ens3"), original: nil, path: "/l")
         #expect(throws: GuestprepError.self) {
-            try validator.validate(proposed: LinkFile.render(mac: mac, name: "ens3") + Array("NamePolicy=path\n".utf8), original: nil, path: "/l")
+            try validator.validate(
+                proposed: LinkFile.render(mac: mac, name: "ens3") + Array("NamePolicy=path\n".utf8), original: nil, path: "/l")
         }
-        #expect(throws: GuestprepError.self) { try validator.validate(proposed: LinkFile.render(mac: mac, name: "ens4"), original: nil, path: "/l") }
+        #expect(throws: GuestprepError.self) {
+            try validator.validate(proposed: LinkFile.render(mac: mac, name: "ens4"), original: nil, path: "/l")
+        }
     }
 }
