@@ -58,12 +58,20 @@ public struct LinkFile: Sendable {
 
     /// The canonical `.link` guestprep writes: match the MAC, give the name. No `NamePolicy=`, so
     /// `Name=` applies; the file must sort before 99-default.link, as only the first match is used.
+    ///
+    /// VLANs, bonds and bridges inherit the MAC of their port, and a `.link` that matched them
+    /// would rename them to the NIC's name. `Type=ether` (the type networkctl shows, read from
+    /// DEVTYPE: vlan, bond and bridge have their own) keeps them out. `PermanentMACAddress=` was
+    /// not chosen: it needs systemd 245 (RHEL 8 has 239, which ignores the unknown key), some
+    /// paravirtual drivers report an all-zero permanent address, and the MACs read offline from
+    /// configs and `--nic` are current addresses, not permanent ones (systemd.link(5)).
     public static func render(mac: MACAddress, name: String) -> [UInt8] {
         Array(
             """
             # Written by guestprep: keeps the name \(name) on the NIC with this MAC after migration.
             [Match]
             MACAddress=\(mac)
+            Type=ether
 
             [Link]
             Name=\(name)
