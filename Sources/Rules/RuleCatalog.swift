@@ -1,7 +1,8 @@
 /// Every rule a playbook can name. A new remediation is one new `Rule` type and one line here.
 public enum RuleCatalog {
     public static let all: [any Rule.Type] = [
-        StableBlockDeviceReferences.self
+        StableBlockDeviceReferences.self,
+        DHCPToStatic.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {
