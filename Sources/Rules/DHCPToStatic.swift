@@ -35,8 +35,10 @@ public struct DHCPToStatic: Rule {
     }
 
     public func evaluate(in context: RuleContext) throws {
-        let managed = try NetworkDialects.managedInterfaces(in: context, facts: context.facts)
-        let leases = LeaseReader.newest(try LeaseReader.scan(context).leases)
+        let files = ReadableNames(context)
+        defer { reportUnreadable(files, in: context) }
+        let managed = try NetworkDialects.managedInterfaces(in: files, facts: context.facts)
+        let leases = LeaseReader.newest(try LeaseReader.scan(files).leases)
         var conversions: [Conversion] = []
         for interface in managed {
             guard let governing = interface.governing.first, governing.kind == .ethernet else { continue }
@@ -78,13 +80,13 @@ public struct DHCPToStatic: Rule {
         guard !conversions.isEmpty else { return }
 
         // Backups first, so the dialects below no longer see the ones NetworkManager would load.
-        for backup in try NetworkBackups.find(mentioning: Set(conversions.map(\.name)), in: context) {
+        for backup in try NetworkBackups.find(mentioning: Set(conversions.map(\.name)), in: context, files: files) {
             try context.proposeRenameAside(backup.path, to: backup.destination, rule: Self.id, reasons: [backup.why])
             report(context, "dhcp.backup-moved", .info, "\(backup.path) moved aside to \(backup.destination): \(backup.why)", path: backup.path)
         }
 
         var converted = 0
-        for conversion in conversions where try convert(conversion, in: context) { converted += 1 }
+        for conversion in conversions where try convert(conversion, in: context, files: files) { converted += 1 }
 
         if converted > 0 && context.facts.cloudInitManagesNetwork {
             let reason = "cloud-init manages networking here and would write its DHCP configuration again on the first boot on the destination"
@@ -99,9 +101,9 @@ public struct DHCPToStatic: Rule {
     }
 
     /// Edits every configuration of the interface; proposes them only when every dialect could.
-    private func convert(_ conversion: Conversion, in context: RuleContext) throws -> Bool {
+    private func convert(_ conversion: Conversion, in context: RuleContext, files: ReadableNames) throws -> Bool {
         let name = conversion.name
-        var overlay = OverlayFiles(base: context)
+        var overlay = OverlayFiles(base: files)
         var written: [(path: GuestPath, stack: NetworkStack, governing: Bool)] = []
         var renamed: [(GuestPath, GuestPath, NetworkStack)] = []
         var index = 0
@@ -161,6 +163,16 @@ public struct DHCPToStatic: Rule {
                 validators: isDropIn ? [] : [StaticInterfaceValidator(path: file.path, stack: file.stack, interface: name, addresses: v4)])
         }
         return !written.isEmpty
+    }
+
+    /// Names the dialects could not see: whatever those files configure was not converted.
+    private func reportUnreadable(_ files: ReadableNames, in context: RuleContext) {
+        for (directory, names) in files.skipped.sorted(by: { $0.key < $1.key }) {
+            report(
+                context, "dhcp.unreadable-name", .warning,
+                "holds \(names.joined(separator: ", ")), a name that is not valid UTF-8: guestprep cannot name it exactly, so what it configures was not checked or converted; rename it and plan again",
+                path: directory)
+        }
     }
 
     private func report(

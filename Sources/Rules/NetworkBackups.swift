@@ -51,10 +51,10 @@ enum NetworkBackups {
     }
 
     /// Backups that mention one of `names` (as a whole word: `eth0` is not in `eth0.100` or `veth0`).
-    static func find(mentioning names: Set<String>, in context: RuleContext) throws -> [Backup] {
+    static func find(mentioning names: Set<String>, in context: RuleContext, files: any GuestFileReader) throws -> [Backup] {
         var found: [Backup] = []
         for place in places {
-            for name in try context.listDirectory(place.directory) where isBackup(name) && place.matches(name) {
+            for name in try files.listDirectory(place.directory) where isBackup(name) && place.matches(name) {
                 let path = place.directory.appending(name)
                 let file: GuestFile?
                 do {
