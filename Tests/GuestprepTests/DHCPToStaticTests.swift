@@ -246,6 +246,26 @@ struct DHCPToStaticTests {
         }
     }
 
+    @Test("the validator reads each file alone with its dialect: DHCP, a missing address or a lost interface fail it")
+    func validator() throws {
+        let address = InterfaceAddress(cidr: "10.0.0.5/24")!
+        let sourced = StaticInterfaceValidator(path: "/etc/network/interfaces.d/eth0", stack: .ifupdown, interface: "eth0", addresses: [address])
+        try sourced.validate(
+            proposed: Array("iface eth0 inet static\n  address 10.0.0.5\n  netmask 255.255.255.0\n".utf8), original: nil, path: "x")
+        for text in ["iface eth0 inet dhcp\n", "iface eth0 inet static\n  address 10.0.0.6/24\n", "iface eth1 inet static\n  address 10.0.0.5/24\n"] {
+            #expect(throws: GuestprepError.self, "\(text)") { try sourced.validate(proposed: Array(text.utf8), original: nil, path: "x") }
+        }
+        let keyfile = StaticInterfaceValidator(
+            path: "/etc/NetworkManager/system-connections/eth0.nmconnection", stack: .networkManager, interface: "eth0", addresses: [address])
+        try keyfile.validate(
+            proposed: Array("[connection]\nid=e\ntype=ethernet\ninterface-name=eth0\n[ipv4]\nmethod=manual\naddress1=10.0.0.5/24\n".utf8),
+            original: nil, path: "x")
+        #expect(throws: GuestprepError.self) {
+            try keyfile.validate(
+                proposed: Array("[connection]\nid=e\ntype=ethernet\ninterface-name=eth0\n[ipv4]\nmethod=auto\n".utf8), original: nil, path: "x")
+        }
+    }
+
     @Test("the live system's ip -j output and resolv.conf become settings")
     func liveParsing() throws {
         let addr = #"[{"ifindex":2,"ifname":"eth0","mtu":9000,"addr_info":[{"family":"inet","local":"10.0.0.5","prefixlen":24,"scope":"global","dynamic":true},{"family":"inet","local":"169.254.1.1","prefixlen":16,"scope":"link"}]}]"#
