@@ -32,6 +32,8 @@ public struct DHCPToStatic: Rule {
         var managerReason: String
         var chosen: ChosenSettings
         var mac: MACAddress?
+        /// The governing config is static already: only the DHCP twins other dialects keep are rewritten.
+        var onlyTwins = false
     }
 
     public func evaluate(in context: RuleContext) throws {
@@ -48,7 +50,11 @@ public struct DHCPToStatic: Rule {
                     "\(interface.name): IPv6 is \(v6.value == .auto ? "SLAAC (router advertisements)" : "DHCPv6"); left as it is — the destination's routers decide it",
                     at: v6.location)
             }
-            guard let dhcp = interface.governing.compactMap(\.ipv4).first(where: { $0.value == .dhcp }) else { continue }
+            let mac = Self.mac(of: interface, in: context)
+            guard let dhcp = interface.governing.compactMap(\.ipv4).first(where: { $0.value == .dhcp }) else {
+                if let twins = Self.twinsOfStatic(interface, mac: mac) { conversions.append(twins) }
+                continue
+            }
             guard
                 let chosen = try StaticSettingsSource.choose(
                     interface.name, in: context, leases: leases, now: now(), rule: Self.id, at: dhcp.location)
@@ -66,16 +72,8 @@ public struct DHCPToStatic: Rule {
                     "\(interface.name): \(address) is in \(entry.source), which network-map moves to \(entry.destination); the static address will not fit there — give the destination address with --address \(interface.name)=…",
                     at: dhcp.location)
             }
-            let configured = (interface.governing + interface.bystanders).compactMap(\.mac).first?.value
-            let live = context.network.liveLinks?.first { $0.name == interface.name }?.identifyingMAC
-            let hinted = context.network.hints.lazy.compactMap { hint -> MACAddress? in
-                if case .name(let name, let mac) = hint, name == interface.name { return mac }
-                return nil
-            }.first
             conversions.append(
-                Conversion(
-                    name: interface.name, manager: interface.manager, managerReason: interface.reason, chosen: chosen,
-                    mac: configured ?? live ?? hinted))
+                Conversion(name: interface.name, manager: interface.manager, managerReason: interface.reason, chosen: chosen, mac: mac))
         }
         guard !conversions.isEmpty else { return }
 
@@ -100,6 +98,34 @@ public struct DHCPToStatic: Rule {
         }
     }
 
+    /// The MAC from the configs, else the running system's link, else `--nic NAME=MAC`.
+    static func mac(of interface: ManagedInterface, in context: RuleContext) -> MACAddress? {
+        let configured = (interface.governing + interface.bystanders).compactMap(\.mac).first?.value
+        let live = context.network.liveLinks?.first { $0.name == interface.name }?.identifyingMAC
+        let hinted = context.network.hints.lazy.compactMap { hint -> MACAddress? in
+            if case .name(let name, let mac) = hint, name == interface.name { return mac }
+            return nil
+        }.first
+        return configured ?? live ?? hinted
+    }
+
+    /// A static interface whose other dialects still say DHCP: a migration tool that reads such a
+    /// file last would put DHCP back, so it gets the governing config's own static settings.
+    static func twinsOfStatic(_ interface: ManagedInterface, mac: MACAddress?) -> Conversion? {
+        guard let governing = interface.governing.first, governing.ipv4?.value == .static,
+            governing.addresses.contains(where: { $0.value.address.family == .v4 }),
+            interface.bystanders.contains(where: { $0.ipv4?.value == .dhcp })
+        else { return nil }
+        let settings = StaticSettings(
+            addresses: governing.addresses.map(\.value), gateway4: governing.gateway4?.value, gateway6: governing.gateway6?.value,
+            dnsServers: governing.dnsServers.map(\.value), searchDomains: governing.searchDomains.map(\.value), mtu: governing.mtu?.value)
+        let location = governing.ipv4.map { " at \($0.location)" } ?? ""
+        return Conversion(
+            name: interface.name, manager: interface.manager, managerReason: interface.reason,
+            chosen: ChosenSettings(settings: settings, source: "from \(governing.stack.rawValue)'s own static configuration\(location)"),
+            mac: mac, onlyTwins: true)
+    }
+
     /// Edits every configuration of the interface; proposes them only when every dialect could.
     private func convert(_ conversion: Conversion, in context: RuleContext, files: ReadableNames) throws -> Bool {
         let name = conversion.name
@@ -107,13 +133,17 @@ public struct DHCPToStatic: Rule {
         var written: [(path: GuestPath, stack: NetworkStack, governing: Bool)] = []
         var renamed: [(GuestPath, GuestPath, NetworkStack)] = []
         var index = 0
-        while true {
+        // Bounds the loop should a dialect leave a twin saying DHCP after its edit.
+        for _ in 0..<64 {
             // Read again after each edit: an earlier edit may have changed a file the next config shares.
             guard let interface = try NetworkDialects.managedInterfaces(in: overlay, facts: context.facts).first(where: { $0.name == name })
             else { break }
-            let configs = interface.governing + interface.bystanders
-            guard index < configs.count else { break }
-            let config = configs[index]
+            // Twins drop out of the list once converted, so the next one is always first.
+            let configs =
+                conversion.onlyTwins ? interface.bystanders.filter { $0.ipv4?.value == .dhcp } : interface.governing + interface.bystanders
+            let position = conversion.onlyTwins ? 0 : index
+            guard position < configs.count else { break }
+            let config = configs[position]
             index += 1
             let edits: [FileEdit]
             do {

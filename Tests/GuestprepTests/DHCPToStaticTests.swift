@@ -158,6 +158,16 @@ struct DHCPToStaticTests {
         #expect(planned.codes().contains("dhcp.ipv6-auto") == false, "ifupdown governs; NM's IPv6 is a bystander's")
     }
 
+    @Test("ifupdown static, a NetworkManager profile of the same NIC still DHCP: the twin gets ifupdown's static settings")
+    func staticWithDHCPTwin() throws {
+        let name = "ifupdown-static-networkmanager-dhcp-twin"
+        let planned = try DHCPCase.plan(name)
+        defer { Support.cleanUp(planned.scratch) }
+        try DHCPCase.check(name, planned)
+        #expect(planned.plan.changes.map(\.path) == ["/etc/NetworkManager/system-connections/ens3.nmconnection"])
+        #expect(planned.plan.changes.first?.reasons.joined().contains("from ifupdown's own static configuration at /etc/network/interfaces:5") == true)
+    }
+
     @Test("a leftover ifcfg-eth0.bak is moved aside into a directory initscripts does not read, and the reason says why")
     func ifcfgBackup() throws {
         let name = "ifcfg-rhel-backup-moved-aside"
