@@ -3,6 +3,7 @@ public enum RuleCatalog {
     public static let all: [any Rule.Type] = [
         StableBlockDeviceReferences.self,
         NICMACPinning.self,
+        DHCPToStatic.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {

@@ -1,4 +1,5 @@
 import Network
 
-/// Dialects read the guest as the plan so far would leave it, so a rule hands them its context.
+/// The network dialects read the guest through the context, so they see earlier proposals
+/// (a file another rule already edited, a backup already moved aside).
 extension RuleContext: GuestFileReader {}
