@@ -10,6 +10,8 @@ SWIFT_BUILD_FLAGS ?=
 # A module that imports another it does not declare in Package.swift fails the build.
 IMPORT_CHECK := --explicit-target-dependency-import-check error
 DEMO_DIR := .demo
+# The sample guest's NIC as the source hypervisor would report it (offline, no config names its MAC).
+DEMO_NIC := enp1s0=52:54:00:6b:3c:58
 
 .PHONY: help deps build debug demo test bench fmt clean
 
@@ -51,8 +53,8 @@ build: deps
 demo: debug
 	scripts/make-sample-guest $(DEMO_DIR)
 	@echo
-	@echo "$$ guestprep plan --root $(DEMO_DIR)/root --disk vda=$(DEMO_DIR)/vda.img --disk vdb=$(DEMO_DIR)/vdb.img"
-	@$$(swift build --show-bin-path)/guestprep plan --root $(DEMO_DIR)/root --disk vda=$(DEMO_DIR)/vda.img --disk vdb=$(DEMO_DIR)/vdb.img
+	@echo "$$ guestprep plan --root $(DEMO_DIR)/root --disk vda=$(DEMO_DIR)/vda.img --disk vdb=$(DEMO_DIR)/vdb.img --nic $(DEMO_NIC)"
+	@$$(swift build --show-bin-path)/guestprep plan --root $(DEMO_DIR)/root --disk vda=$(DEMO_DIR)/vda.img --disk vdb=$(DEMO_DIR)/vdb.img --nic $(DEMO_NIC)
 
 test: deps
 	swift build --build-tests $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0
