@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+
+/// dhcp-to-static on a running system: a network namespace of the test's own holds a link with
+/// an address, a default route and a networkd unit asking for DHCP (on a tmpfs over /run inside
+/// the namespace's private mounts, so this machine's files are never touched), and `plan` on the
+/// live root must propose that address, read from the running system.
+@Suite(
+    "Live network facts",
+    .enabled(
+        if: Support.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"),
+        "needs root and iproute2 to make a network namespace"))
+struct LiveNetworkTests {
+    @Test("plan on the live system takes the address, prefix and gateway from the running interface")
+    func liveAddress() throws {
+        let namespace = "gp-live-\(getpid())"
+        try Support.must("ip", ["netns", "add", namespace])
+        defer { _ = try? Support.run("ip", ["netns", "del", namespace]) }
+        func inside(_ arguments: [String]) throws { try Support.must("ip", ["netns", "exec", namespace, "ip"] + arguments) }
+        try inside(["link", "add", "gp0", "address", "52:54:00:12:34:56", "type", "veth", "peer", "name", "gp1"])
+        try inside(["addr", "add", "10.213.5.7/24", "dev", "gp0"])
+        try inside(["link", "set", "gp0", "up"])
+        try inside(["link", "set", "gp1", "up"])
+        try inside(["route", "add", "default", "via", "10.213.5.1", "dev", "gp0"])
+
+        // `ip netns exec` gives the command private mounts: the tmpfs on /run stays in there.
+        let script = """
+            mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/network && \
+            printf '[Match]\\nName=gp0\\n\\n[Network]\\nDHCP=yes\\n' > /run/systemd/network/10-gp0.network && \
+            exec "$0" plan --root / --format json --playbook "$1"
+            """
+        let playbook = try Support.scratch("live-playbook").appendingPathComponent("dhcp.yaml")
+        defer { Support.cleanUp(playbook.deletingLastPathComponent()) }
+        try Support.write("name: live-dhcp\nrules:\n  - rule: dhcp-to-static\n", to: playbook)
+        let result = try Support.run("ip", ["netns", "exec", namespace, "/bin/sh", "-c", script, Support.binary, playbook.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let changes = try #require(document["changes"] as? [[String: Any]])
+        let unit = try #require(changes.first { $0["path"] as? String == "/run/systemd/network/10-gp0.network" }, "\(changes)")
+        let diff = try #require(unit["diff"] as? String)
+        #expect(diff.contains("+Address=10.213.5.7/24"), "\(diff)")
+        #expect(diff.contains("+Gateway=10.213.5.1"), "\(diff)")
+        #expect((unit["reasons"] as? [String])?.contains { $0.contains("from the running system") } == true)
+    }
+}
