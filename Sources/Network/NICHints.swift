@@ -69,21 +69,28 @@ public struct NICHintMatch: Sendable, Hashable {
     /// Where the match was found (the address in a config file), for the finding.
     public var evidence: SourceLocation?
 
-    /// Resolves hints against configured interfaces. `MAC=IP` matches an interface one of whose
-    /// addresses is exactly that IP (never a prefix or substring of another); one MAC given
-    /// twice, with two IPs, is normal input and matches where each IP is.
-    public static func resolve(_ hints: [NICHint], against interfaces: [InterfaceConfig]) -> [NICHintMatch] {
+    /// Resolves hints against configured interfaces and DHCP leases. `MAC=IP` matches a
+    /// physical (Ethernet) interface one of whose addresses, or whose lease, is exactly that IP
+    /// (never a prefix or substring of another). A bond, bridge or VLAN holding the IP is not a
+    /// match: its MAC is a port's, and pinning a port's MAC to the bond's name would rename the
+    /// port. One MAC given twice, with two IPs, is normal input and matches where each IP is.
+    public static func resolve(_ hints: [NICHint], against interfaces: [InterfaceConfig], leases: [DHCPLease] = []) -> [NICHintMatch] {
         hints.map { hint in
             switch hint {
             case .name(let name, _):
                 let configured = interfaces.first { $0.name?.value == name }
                 return NICHintMatch(hint: hint, interface: name, evidence: configured?.name?.location)
             case .address(let address, _):
-                for interface in interfaces {
+                for interface in interfaces where interface.kind == .ethernet {
                     guard let name = interface.name?.value,
                         let found = interface.addresses.first(where: { $0.value.address == address })
                     else { continue }
                     return NICHintMatch(hint: hint, interface: name, evidence: found.location)
+                }
+                let virtual = Set(interfaces.filter { $0.kind != .ethernet }.compactMap { $0.name?.value })
+                for lease in leases {
+                    guard let name = lease.interface, !virtual.contains(name), lease.address?.address == address else { continue }
+                    return NICHintMatch(hint: hint, interface: name, evidence: lease.location)
                 }
                 return NICHintMatch(hint: hint, interface: nil, evidence: nil)
             }

@@ -186,11 +186,14 @@ public struct DHCPToStatic: Rule {
                 file.governing
                 ? "\(file.stack.rawValue) governs \(name) at boot (\(conversion.managerReason))"
                 : "\(file.stack.rawValue) does not govern \(name) at boot, but a migration tool reading this file alone must see the same static configuration"
-            // A networkd drop-in alone names no interface; its main unit carries the check.
+            // Files that configure no interface on their own (a networkd drop-in, ifcfg route files,
+            // SUSE's ifroute-* and netconfig) are checked through the file that does.
             let isDropIn = file.path.parent.name.hasSuffix(".network.d")
+            let isAuxiliary = (file.stack == .ifcfgRHEL || file.stack == .ifcfgSUSE) && !file.path.name.hasPrefix("ifcfg-")
             try context.propose(
                 file.path, contents: bytes, rule: Self.id, reasons: [summary, role],
-                validators: isDropIn ? [] : [StaticInterfaceValidator(path: file.path, stack: file.stack, interface: name, addresses: v4)])
+                validators: isDropIn || isAuxiliary
+                    ? [] : [StaticInterfaceValidator(path: file.path, stack: file.stack, interface: name, addresses: v4)])
         }
         return !written.isEmpty
     }

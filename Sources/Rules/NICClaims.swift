@@ -93,13 +93,15 @@ struct NICInventory {
                 }
             }
         }
-        for match in NICHintMatch.resolve(context.network.hints, against: inventory.configs) {
+        let leases = context.network.hints.contains { if case .address = $0 { true } else { false } }
+            ? (try? LeaseReader.scan(context).leases) ?? [] : []
+        for match in NICHintMatch.resolve(context.network.hints, against: inventory.configs, leases: leases) {
             guard let name = match.interface else {
                 context.report(
                     Finding(
                         rule: rule, code: "nic.hint-unmatched", severity: .warning,
                         message:
-                            "--nic \(match.hint) matches no configured interface (no configuration or lease holds that address); it is ignored"
+                            "--nic \(match.hint) matches no Ethernet interface (no configuration or DHCP lease of one holds that address; a bond, bridge or VLAN holding it does not count, pin its ports by NAME=MAC); it is ignored"
                     ))
                 continue
             }

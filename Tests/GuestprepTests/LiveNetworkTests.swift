@@ -44,3 +44,45 @@ struct LiveNetworkTests {
         #expect((unit["reasons"] as? [String])?.contains { $0.contains("from the running system") } == true)
     }
 }
+
+/// Cases an adversarial review reproduced against the network rules.
+@Suite("Network rules, from the review")
+struct NetworkRulesReviewTests {
+    func guest(_ name: String, files: [String: String]) throws -> URL {
+        let root = try Support.scratch(name).appendingPathComponent("root")
+        try Support.write("ID=debian\n", to: root.appendingPathComponent("etc/os-release"))
+        try Support.write("", to: root.appendingPathComponent("etc/fstab"))
+        for (path, text) in files { try Support.write(text, to: root.appendingPathComponent(path)) }
+        return root
+    }
+
+    @Test("SUSE: the route and netconfig files written with ifcfg are not withdrawn as 'configuring no interface'")
+    func suseAuxiliaryFiles() throws {
+        let root = try guest(
+            "suse-static",
+            files: [
+                "etc/os-release": "ID=\"sles\"\nID_LIKE=\"suse\"\n",
+                "etc/sysconfig/network/ifcfg-eth0": "BOOTPROTO='dhcp'\nSTARTMODE='auto'\n",
+                "etc/sysconfig/network/config": "NETCONFIG_DNS_STATIC_SERVERS=\"\"\nNETCONFIG_DNS_STATIC_SEARCHLIST=\"\"\n",
+            ])
+        defer { Support.cleanUp(root.deletingLastPathComponent()) }
+        let result = try Support.guestprep([
+            "plan", "--root", root.path, "--address", "eth0=10.0.0.5/24,gw=10.0.0.1,dns=10.0.0.2", "--format", "json",
+        ])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let findings = try #require(document["findings"] as? [[String: Any]])
+        #expect(!findings.contains { $0["code"] as? String == "plan.validation-failed" }, "\(findings)")
+        let paths = Set((document["changes"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String })
+        #expect(paths.isSuperset(of: ["/etc/sysconfig/network/ifcfg-eth0", "/etc/sysconfig/network/ifroute-eth0", "/etc/sysconfig/network/config"]))
+    }
+
+    @Test("ifupdown: ens3.100 is a VLAN by its name alone, so it is neither pinned nor asked a MAC for")
+    func vlanByName() throws {
+        let root = try guest(
+            "vlan-name", files: ["etc/network/interfaces": "auto ens3\niface ens3 inet manual\n\nauto ens3.100\niface ens3.100 inet dhcp\n"])
+        defer { Support.cleanUp(root.deletingLastPathComponent()) }
+        let result = try Support.guestprep(["plan", "--root", root.path])
+        #expect(!result.stdout.contains("ens3.100=MAC"), "\(result.stdout)")
+        #expect(!result.stdout.contains("no MAC is known for interface ens3.100"))
+    }
+}

@@ -67,3 +67,23 @@ struct StaticAddressArgumentTests {
         #expect(twice.stderr.contains("names a twice"))
     }
 }
+
+@Suite("NIC hints, from the review")
+struct NICHintReviewTests {
+    @Test("MAC=IP never matches a bond, bridge or VLAN holding the IP; it matches a DHCP lease of an Ethernet interface")
+    func virtualLinksAndLeases() throws {
+        let bond = InterfaceConfig(
+            stack: .ifcfgRHEL, name: Sourced("bond0", at: SourceLocation(GuestPath("/etc/sysconfig/network-scripts/ifcfg-bond0"))), kind: .bond,
+            addresses: [Sourced(try #require(InterfaceAddress(cidr: "10.0.0.5/24")), at: SourceLocation(GuestPath("/x"), line: 2))])
+        let ens3 = InterfaceConfig(
+            stack: .ifupdown, name: Sourced("ens3", at: SourceLocation(GuestPath("/etc/network/interfaces"), line: 3)),
+            ipv4: Sourced(.dhcp, at: SourceLocation(GuestPath("/etc/network/interfaces"), line: 3)))
+        let lease = DHCPLease(
+            client: .dhclient, interface: "ens3", address: InterfaceAddress(cidr: "192.168.122.50/24"),
+            location: SourceLocation(GuestPath("/var/lib/dhcp/dhclient.ens3.leases"), line: 1))
+        let hints = [try NICHint(argument: "52:54:00:aa:bb:01=10.0.0.5"), try NICHint(argument: "52:54:00:12:34:56=192.168.122.50")]
+        let matches = NICHintMatch.resolve(hints, against: [bond, ens3], leases: [lease])
+        #expect(matches.map(\.interface) == [nil, "ens3"])
+        #expect(matches[1].evidence?.path == GuestPath("/var/lib/dhcp/dhclient.ens3.leases"))
+    }
+}

@@ -29,6 +29,9 @@ enum IfupdownReader {
                 let family = stanza.header.words.count >= 3 ? stanza.header.words[2] : ""
                 let methodWord = stanza.header.words.count >= 4 ? stanza.header.words[3] : ""
                 if methodWord == "loopback" || name == "lo" { config.kind = .loopback }
+                // The vlan package's if-pre-up script infers a VLAN from the name alone:
+                // NAME.VID and vlanVID (interfaces(5), vlan-interfaces(5)).
+                if config.kind == .ethernet && Self.isVLANName(name) { config.kind = .vlan }
                 if family == "inet", config.ipv4 == nil { config.ipv4 = Sourced(method(family: family, methodWord), at: at) }
                 if family == "inet6", config.ipv6 == nil { config.ipv6 = Sourced(method(family: family, methodWord), at: at) }
                 let before = config.addresses.count
@@ -115,5 +118,14 @@ enum IfupdownReader {
             if let parsed { config.addresses.append(Sourced(parsed, at: at)) }
         }
         return bond
+    }
+}
+
+extension IfupdownReader {
+    /// `eth0.100`, `ens3.0100`, `vlan100`: names the vlan package treats as VLANs.
+    static func isVLANName(_ name: String) -> Bool {
+        let digits = { (text: Substring) in !text.isEmpty && text.allSatisfy { $0 >= "0" && $0 <= "9" } }
+        if let dot = name.lastIndex(of: "."), dot != name.startIndex, digits(name[name.index(after: dot)...]) { return true }
+        return name.hasPrefix("vlan") && digits(name.dropFirst(4))
     }
 }
