@@ -42,8 +42,27 @@ public struct DHCPToStatic: Rule {
         let managed = try NetworkDialects.managedInterfaces(in: files, facts: context.facts)
         let leases = LeaseReader.newest(try LeaseReader.scan(files).leases)
         var conversions: [Conversion] = []
+        for name in context.network.staticAddresses.keys.sorted() where !managed.contains(where: { $0.name == name }) {
+            report(
+                context, "dhcp.address-unused", .warning,
+                "--address \(name)=… names no interface the guest's network configuration defines by that name; it is not used (an interface matched only by MAC or a name pattern cannot be converted yet)",
+                at: nil)
+        }
         for interface in managed {
-            guard let governing = interface.governing.first, governing.kind == .ethernet else { continue }
+            guard let governing = interface.governing.first else { continue }
+            guard governing.kind == .ethernet else {
+                // A bond, bridge or VLAN holding a DHCP address loses it on a network without
+                // that DHCP server, and converting them is not done yet: say so rather than "ready".
+                if [.bond, .bridge, .vlan].contains(governing.kind),
+                    let dhcp = interface.governing.compactMap(\.ipv4).first(where: { $0.value == .dhcp })
+                {
+                    report(
+                        context, "dhcp.virtual-not-converted", .blocker,
+                        "\(interface.name) is a \(governing.kind.rawValue) that uses DHCP; guestprep does not convert \(governing.kind.rawValue)s to static yet, so it may get no address on the destination: configure its address statically by hand",
+                        at: dhcp.location)
+                }
+                continue
+            }
             if let v6 = interface.governing.compactMap(\.ipv6).first(where: { $0.value == .auto || $0.value == .dhcp }) {
                 report(
                     context, "dhcp.ipv6-auto", .info,

@@ -17,6 +17,16 @@ enum StaticSettingsSource {
         _ name: String, in context: RuleContext, leases: [DHCPLease], now: Int64, rule: String, at location: SourceLocation?
     ) throws -> ChosenSettings? {
         if let given = context.network.staticAddresses[name] {
+            // The admin's settings win, but a default route the DHCP server gave must not vanish
+            // unnoticed: without it the guest reaches only its own subnet.
+            if given.gateway4 == nil, let lease = leases.first(where: { $0.interface == name }), let router = lease.gateway {
+                context.report(
+                    Finding(
+                        rule: rule, code: "dhcp.gateway-dropped", severity: .warning,
+                        message:
+                            "--address \(name)=… gives no gateway, but its DHCP lease had the default route via \(router); add gw=\(router) (or the destination's gateway) unless \(name) should only reach its own subnet",
+                        path: location?.path.description, line: location?.line))
+            }
             return ChosenSettings(settings: given, source: "from --address \(name)=…")
         }
         if context.isLive {

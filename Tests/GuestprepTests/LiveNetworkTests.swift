@@ -86,3 +86,26 @@ struct NetworkRulesReviewTests {
         #expect(!result.stdout.contains("no MAC is known for interface ens3.100"))
     }
 }
+
+extension NetworkRulesReviewTests {
+    @Test("a DHCP bond is reported, not silently left; an --address for no interface and a dropped gateway are warnings")
+    func silentCasesSpeak() throws {
+        let root = try guest(
+            "bond-dhcp",
+            files: [
+                "etc/network/interfaces":
+                    "auto bond0\niface bond0 inet dhcp\n    bond-slaves ens3 ens4\n\nauto ens5\niface ens5 inet dhcp\n",
+                "var/lib/dhcp/dhclient.ens5.leases":
+                    "lease {\n  interface \"ens5\";\n  fixed-address 192.168.122.50;\n  option subnet-mask 255.255.255.0;\n  option routers 192.168.122.1;\n  expire 4 2099/12/31 10:00:00;\n}\n",
+            ])
+        defer { Support.cleanUp(root.deletingLastPathComponent()) }
+        let result = try Support.guestprep([
+            "plan", "--root", root.path, "--address", "ens5=192.168.122.60/24", "--address", "ens9=10.0.0.5/24", "--format", "json",
+        ])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let codes = (document["findings"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
+        #expect(codes.contains("dhcp.virtual-not-converted"), "\(codes)")
+        #expect(codes.contains("dhcp.address-unused"))
+        #expect(codes.contains("dhcp.gateway-dropped"))
+    }
+}
