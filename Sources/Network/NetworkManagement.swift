@@ -38,13 +38,16 @@ public enum NetworkManagement {
     static let precedence: [NetworkStack] = [.netplan, .ifupdown, .networkManager, .ifcfgRHEL, .ifcfgSUSE, .networkd]
 
     public static func resolve(_ configs: [InterfaceConfig], facts: GuestFacts) -> [ManagedInterface] {
+        // Grouped once by name: a guest with hundreds of NICs must not cost names × configs.
         var names: [String] = []
+        var byName: [String: [InterfaceConfig]] = [:]
         for config in configs {
-            guard let name = config.name?.value, config.kind != .loopback, !names.contains(name) else { continue }
-            names.append(name)
+            guard let name = config.name?.value, config.kind != .loopback else { continue }
+            if byName[name] == nil { names.append(name) }
+            byName[name, default: []].append(config)
         }
         return names.map { name in
-            let mentioning = configs.filter { $0.name?.value == name }
+            let mentioning = byName[name] ?? []
             let runs = { (stack: NetworkStack) -> Bool in
                 // netplan has no service: it generates the others' configuration at boot.
                 stack == .netplan || facts.initSystem != .systemd

@@ -4,9 +4,20 @@ import GuestprepCore
 /// ifupdown reads from them.
 public struct InterfacesFile: Sendable {
     public private(set) var lines: [TextLine]
+    /// Every non-comment, non-blank logical line in order; parsed once per edit, since edit
+    /// loops read it per interface (reparsing on each read made a 256-NIC plan cubic).
+    public private(set) var statements: [Statement] = []
+    /// The `iface` and `mapping` stanzas with their options, in file order.
+    public private(set) var stanzas: [Stanza] = []
 
     public init(bytes: [UInt8]) {
         lines = TextLines.split(bytes)
+        reparse()
+    }
+
+    private mutating func reparse() {
+        statements = Self.statements(of: lines)
+        stanzas = Self.stanzas(of: statements)
     }
 
     public var bytes: [UInt8] { TextLines.join(lines) }
@@ -36,8 +47,7 @@ public struct InterfacesFile: Sendable {
             || keyword.hasPrefix("allow-")
     }
 
-    /// Every non-comment, non-blank logical line in order.
-    public var statements: [Statement] {
+    static func statements(of lines: [TextLine]) -> [Statement] {
         var result: [Statement] = []
         var index = 0
         while index < lines.count {
@@ -67,8 +77,7 @@ public struct InterfacesFile: Sendable {
         return result
     }
 
-    /// The `iface` and `mapping` stanzas with their options, in file order.
-    public var stanzas: [Stanza] {
+    static func stanzas(of statements: [Statement]) -> [Stanza] {
         var result: [Stanza] = []
         var open = false
         for statement in statements {
@@ -94,6 +103,7 @@ public struct InterfacesFile: Sendable {
             if range.isEmpty { lines[lines.count - 1].terminator = terminator }
         }
         lines.replaceSubrange(range, with: newLines)
+        reparse()
     }
 
     /// The leading blanks of the first option line in the file, for new options; four spaces otherwise.
