@@ -35,12 +35,15 @@ public enum LeaseChoice: Sendable, Hashable, CustomStringConvertible {
     case newestByTime(count: Int)
     /// Times missing or equal: the last one written, out of `count` usable leases.
     case lastWritten(count: Int)
+    /// The last of `count` leases in one dhclient file: dhclient appends each lease it binds.
+    case lastBound(count: Int)
 
     public var description: String {
         switch self {
         case .only: "the only lease"
         case .newestByTime(let count): "the newest by its own times of \(count) leases"
         case .lastWritten(let count): "the last written of \(count) leases (no times to compare)"
+        case .lastBound(let count): "the last of \(count) leases dhclient wrote to this file, so the last it bound"
         }
     }
 }

@@ -64,8 +64,10 @@ public enum LeaseReader {
     }
 
     /// The newest usable lease (one with an address) per interface, each with its `choice` set.
-    /// Newest by the lease's own times (expiry, else renew/acquired) when every candidate has
-    /// one; otherwise, or on a tie, the last written (dhclient appends, so later is newer).
+    /// Within one dhclient file the last written is the newest: dhclient appends each lease it
+    /// binds, and a short lease bound after a long one expires sooner, so expiry would pick the
+    /// older network's address. Across files, newest by the lease's own times (expiry, else
+    /// renew/acquired) when every candidate has one; otherwise, or on a tie, the last read.
     /// Leases without an interface name (networkd) are grouped by their ifindex.
     public static func newest(_ leases: [DHCPLease]) -> [DHCPLease] {
         var groups: [String: [DHCPLease]] = [:]
@@ -84,7 +86,11 @@ public enum LeaseReader {
                 return chosen
             }
             let times = candidates.map { $0.expiry ?? $0.renew }
-            if times.allSatisfy({ $0 != nil }), let latest = times.compactMap({ $0 }).max() {
+            let oneDhclientFile = Set(candidates.map(\.location.path)).count == 1 && candidates.allSatisfy { $0.client == .dhclient }
+            if oneDhclientFile {
+                chosen = candidates[candidates.count - 1]
+                chosen.choice = .lastBound(count: candidates.count)
+            } else if times.allSatisfy({ $0 != nil }), let latest = times.compactMap({ $0 }).max() {
                 chosen = candidates[times.lastIndex(of: latest) ?? candidates.count - 1]
                 chosen.choice = .newestByTime(count: candidates.count)
             } else {
