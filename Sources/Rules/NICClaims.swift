@@ -94,7 +94,7 @@ struct NICInventory {
             }
         }
         let leases = context.network.hints.contains { if case .address = $0 { true } else { false } }
-            ? (try? LeaseReader.scan(context).leases) ?? [] : []
+            ? try LeaseReader.scan(context).leases : []
         for match in NICHintMatch.resolve(context.network.hints, against: inventory.configs, leases: leases) {
             guard let name = match.interface else {
                 context.report(
