@@ -55,7 +55,7 @@ public struct ChrootExecutor: GuestExecutor {
             Self.reap(pid)
             throw error(for: failure, executable: executable, label: label)
         }
-        return GuestCommandResult(result)
+        return result
     }
 
     /// What the child checks it reopened: descriptors from before its unshare belong to the host's

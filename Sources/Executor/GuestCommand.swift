@@ -69,35 +69,6 @@ public struct GuestCommand: Sendable, Codable, Equatable, CustomStringConvertibl
     }
 }
 
-/// How a guest command ended and what it wrote, byte for byte. A non-zero status is a result,
-/// not an error: only failing to run the command at all throws.
-public struct GuestCommandResult: Sendable, Equatable {
-    /// The exit status, or the signal number when the command was killed by one.
-    public var status: Int32
-    public var wasSignaled: Bool
-    /// It ran past its timeout and was killed.
-    public var timedOut: Bool
-    public var stdoutBytes: [UInt8]
-    public var stderrBytes: [UInt8]
-
-    public init(status: Int32, wasSignaled: Bool, timedOut: Bool = false, stdoutBytes: [UInt8], stderrBytes: [UInt8]) {
-        self.status = status
-        self.wasSignaled = wasSignaled
-        self.timedOut = timedOut
-        self.stdoutBytes = stdoutBytes
-        self.stderrBytes = stderrBytes
-    }
-
-    init(_ result: ProcessResult) {
-        self.init(
-            status: result.status, wasSignaled: result.wasSignaled, timedOut: result.timedOut,
-            stdoutBytes: result.stdoutBytes, stderrBytes: result.stderrBytes)
-    }
-
-    /// Exited by itself with status 0.
-    public var succeeded: Bool { !wasSignaled && status == 0 }
-    /// stdout as text (invalid UTF-8 repaired with U+FFFD).
-    public var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
-    /// stderr as text (invalid UTF-8 repaired with U+FFFD).
-    public var stderr: String { String(decoding: stderrBytes, as: UTF8.self) }
-}
+/// How a guest command ended and what it wrote, byte for byte: the same as any process's. A
+/// non-zero status is a result, not an error: only failing to run the command at all throws.
+public typealias GuestCommandResult = ProcessResult

@@ -25,6 +25,6 @@ public struct LiveExecutor: GuestExecutor {
         let result = try runner.run(
             executable, Array(command.argv.dropFirst()), input: input, environment: command.environment,
             options: ProcessOptions(timeout: command.timeout))
-        return GuestCommandResult(result)
+        return result
     }
 }
