@@ -58,8 +58,11 @@ public enum LinkKind: String, Sendable, Hashable, Codable {
 /// interface configured in two dialects gives two of these; the caller decides which manages it.
 public struct InterfaceConfig: Sendable, Hashable {
     public var stack: NetworkStack
-    /// The kernel name it applies to (`ens3`); nil when it matches by MAC only.
+    /// The kernel name it applies to (`ens3`); nil when it matches by MAC or name pattern only.
     public var name: Sourced<String>?
+    /// Glob patterns it matches names by (networkd `Name=en*`, netplan `match: {name: "en*"}`),
+    /// when it names no interface literally: such a config may serve several NICs.
+    public var namePatterns: [Sourced<String>]
     public var mac: Sourced<MACAddress>?
     public var kind: LinkKind
     public var ipv4: Sourced<AddressingMethod>?
@@ -81,10 +84,11 @@ public struct InterfaceConfig: Sendable, Hashable {
         ipv4: Sourced<AddressingMethod>? = nil, ipv6: Sourced<AddressingMethod>? = nil, addresses: [Sourced<InterfaceAddress>] = [],
         gateway4: Sourced<IPAddress>? = nil, gateway6: Sourced<IPAddress>? = nil, routes: [Sourced<Route>] = [],
         dnsServers: [Sourced<IPAddress>] = [], searchDomains: [Sourced<String>] = [], mtu: Sourced<Int>? = nil, ports: [String] = [],
-        files: [GuestPath] = []
+        files: [GuestPath] = [], namePatterns: [Sourced<String>] = []
     ) {
         self.stack = stack
         self.name = name
+        self.namePatterns = namePatterns
         self.mac = mac
         self.kind = kind
         self.ipv4 = ipv4

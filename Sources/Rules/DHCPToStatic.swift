@@ -8,7 +8,8 @@ import Network
 /// that names it: the destination may have no DHCP server that knows the guest.
 public struct DHCPToStatic: Rule {
     public static let id = "dhcp-to-static"
-    public static let summary = "Write each DHCP interface's address (from --address, the running system or its newest lease) as static config"
+    public static let summary =
+        "Write each DHCP interface's address (from --address, the running system or its newest lease) as static config"
     public static let parameterNames = ["network-map"]
     static let cloudInitFile: GuestPath = "/etc/cloud/cloud.cfg.d/99-guestprep-network.cfg"
 
@@ -34,18 +35,30 @@ public struct DHCPToStatic: Rule {
         var mac: MACAddress?
         /// The governing config is static already: only the DHCP twins other dialects keep are rewritten.
         var onlyTwins = false
+        /// How configurations matching by MAC or pattern were tied to names, for reading them again.
+        var binding = NICNameBinding()
     }
 
     public func evaluate(in context: RuleContext) throws {
         let files = ReadableNames(context)
         defer { reportUnreadable(files, in: context) }
-        let managed = try NetworkDialects.managedInterfaces(in: files, facts: context.facts)
         let leases = LeaseReader.newest(try LeaseReader.scan(files).leases)
+        // The NIC inventory names the NICs that configurations match by MAC or pattern, and says
+        // which names or MACs conflict; nic-mac-pinning reports its findings, so they are dropped here.
+        let inventory = try NICInventory.gather(in: context, rule: Self.id, report: { _ in })
+        let resolution = inventory.resolve(in: context, rule: Self.id, report: { _ in })
+        let binding = NICNameBinding(
+            pins: resolution.pins,
+            knownNames: inventory.names + context.network.staticAddresses.keys.sorted()
+                + (context.isLive ? [] : leases.compactMap(\.interface)))
+        let configs = binding.bind(try NetworkDialects.configs(in: files))
+        reportUnbound(configs, in: context)
+        let managed = NetworkManagement.resolve(configs, facts: context.facts)
         var conversions: [Conversion] = []
         for name in context.network.staticAddresses.keys.sorted() where !managed.contains(where: { $0.name == name }) {
             report(
                 context, "dhcp.address-unused", .warning,
-                "--address \(name)=… names no interface the guest's network configuration defines by that name; it is not used (an interface matched only by MAC or a name pattern cannot be converted yet)",
+                "--address \(name)=… names no interface the guest's network configuration defines (by name, by a MAC guestprep knows for \(name), or by a networkd name pattern); it is not used",
                 at: nil)
         }
         for interface in managed {
@@ -69,9 +82,24 @@ public struct DHCPToStatic: Rule {
                     "\(interface.name): IPv6 is \(v6.value == .auto ? "SLAAC (router advertisements)" : "DHCPv6"); left as it is — the destination's routers decide it",
                     at: v6.location)
             }
-            let mac = Self.mac(of: interface, in: context)
-            guard let dhcp = interface.governing.compactMap(\.ipv4).first(where: { $0.value == .dhcp }) else {
-                if let twins = Self.twinsOfStatic(interface, mac: mac) { conversions.append(twins) }
+            let mac = Self.mac(of: interface, pins: resolution.pins, in: context)
+            let dhcp = interface.governing.compactMap(\.ipv4).first(where: { $0.value == .dhcp })
+            if resolution.refused.contains(interface.name),
+                dhcp != nil || (interface.governing + interface.bystanders).contains(where: { $0.ipv4?.value == .dhcp })
+            {
+                // Writing it would tie the configuration to one of two MACs, or name a NIC that
+                // another file calls something else: the conflict must be settled first.
+                report(
+                    context, "dhcp.nic-conflict", .blocker,
+                    "\(interface.name) uses DHCP, and the guest gives its NIC conflicting names or MACs (nic-mac-pinning says where); nothing is written for \(interface.name) until they agree (or pass --nic \(interface.name)=MAC)",
+                    at: dhcp?.location)
+                continue
+            }
+            guard let dhcp else {
+                if var twins = Self.twinsOfStatic(interface, mac: mac) {
+                    twins.binding = binding
+                    conversions.append(twins)
+                }
                 continue
             }
             guard
@@ -92,21 +120,26 @@ public struct DHCPToStatic: Rule {
                     at: dhcp.location)
             }
             conversions.append(
-                Conversion(name: interface.name, manager: interface.manager, managerReason: interface.reason, chosen: chosen, mac: mac))
+                Conversion(
+                    name: interface.name, manager: interface.manager, managerReason: interface.reason, chosen: chosen, mac: mac,
+                    binding: binding))
         }
         guard !conversions.isEmpty else { return }
 
         // Backups first, so the dialects below no longer see the ones NetworkManager would load.
         for backup in try NetworkBackups.find(mentioning: Set(conversions.map(\.name)), in: context, files: files) {
             try context.proposeRenameAside(backup.path, to: backup.destination, rule: Self.id, reasons: [backup.why])
-            report(context, "dhcp.backup-moved", .info, "\(backup.path) moved aside to \(backup.destination): \(backup.why)", path: backup.path)
+            report(
+                context, "dhcp.backup-moved", .info, "\(backup.path) moved aside to \(backup.destination): \(backup.why)", path: backup.path
+            )
         }
 
         var converted = 0
         for conversion in conversions where try convert(conversion, in: context, files: files) { converted += 1 }
 
         if converted > 0 && context.facts.cloudInitManagesNetwork {
-            let reason = "cloud-init manages networking here and would write its DHCP configuration again on the first boot on the destination"
+            let reason =
+                "cloud-init manages networking here and would write its DHCP configuration again on the first boot on the destination"
             try context.propose(
                 Self.cloudInitFile,
                 contents: Array(
@@ -117,8 +150,10 @@ public struct DHCPToStatic: Rule {
         }
     }
 
-    /// The MAC from the configs, else the running system's link, else `--nic NAME=MAC`.
-    static func mac(of interface: ManagedInterface, in context: RuleContext) -> MACAddress? {
+    /// The MAC the NIC inventory settled on, else the configs', else the running system's link,
+    /// else `--nic NAME=MAC`.
+    static func mac(of interface: ManagedInterface, pins: [(name: String, mac: MACAddress)], in context: RuleContext) -> MACAddress? {
+        if let pinned = pins.first(where: { $0.name == interface.name }) { return pinned.mac }
         let configured = (interface.governing + interface.bystanders).compactMap(\.mac).first?.value
         let live = context.network.liveLinks?.first { $0.name == interface.name }?.identifyingMAC
         let hinted = context.network.hints.lazy.compactMap { hint -> MACAddress? in
@@ -155,7 +190,9 @@ public struct DHCPToStatic: Rule {
         // Bounds the loop should a dialect leave a twin saying DHCP after its edit.
         for _ in 0..<64 {
             // Read again after each edit: an earlier edit may have changed a file the next config shares.
-            guard let interface = try NetworkDialects.managedInterfaces(in: overlay, facts: context.facts).first(where: { $0.name == name })
+            guard
+                let interface = try NetworkDialects.managedInterfaces(in: overlay, facts: context.facts, binding: conversion.binding)
+                    .first(where: { $0.name == name })
             else { break }
             // Twins drop out of the list once converted, so the next one is always first.
             let configs =
@@ -215,6 +252,28 @@ public struct DHCPToStatic: Rule {
                     ? [] : [StaticInterfaceValidator(path: file.path, stack: file.stack, interface: name, addresses: v4)])
         }
         return !written.isEmpty
+    }
+
+    /// A DHCP configuration that matches by MAC or pattern and no NIC guestprep knows: whatever it
+    /// serves stays on DHCP. Vendor defaults under /usr (networkd's container units) are not the admin's.
+    private func reportUnbound(_ configs: [InterfaceConfig], in context: RuleContext) {
+        for config in configs where config.name == nil && config.kind == .ethernet && config.ipv4?.value == .dhcp {
+            guard let path = config.files.first, !path.description.hasPrefix("/usr/"), !path.description.hasPrefix("/lib/") else {
+                continue
+            }
+            let matching =
+                config.mac.map { "MAC \($0.value)" } ?? config.namePatterns.map(\.value).joined(separator: " ")
+            let why =
+                config.mac != nil
+                ? "guestprep knows no NIC with that MAC"
+                : NICNameBinding.patternStacks.contains(config.stack)
+                    ? "guestprep knows no NIC whose name it matches"
+                    : "guestprep does not split a \(config.stack.rawValue) definition that several NICs may share"
+            report(
+                context, "dhcp.unbound", .warning,
+                "a \(config.stack.rawValue) configuration gives DHCP to the NIC matching \(matching), and \(why), so it stays on DHCP: pass --nic NAME=MAC and --address NAME=… for the NIC it serves, or give it a configuration by name",
+                at: config.ipv4?.location)
+        }
     }
 
     /// Names the dialects could not see: whatever those files configure was not converted.

@@ -36,12 +36,13 @@ struct NICInventory {
         if !names.contains(name) { names.append(name) }
     }
 
-    /// Gathers claims from everything guestprep can read; unmatched hints become findings.
-    static func gather(in context: RuleContext, rule: String) throws -> NICInventory {
+    /// Gathers claims from everything guestprep can read; unmatched hints and unreadable sources
+    /// become findings, handed to `report` (a rule that only consults the inventory drops them).
+    static func gather(in context: RuleContext, rule: String, report: (Finding) -> Void) throws -> NICInventory {
         var inventory = NICInventory()
         for dialect in dialects {
             inventory.configs +=
-                try readable("the \(dialect.stack.rawValue) configuration", in: context, rule: rule) {
+                try readable("the \(dialect.stack.rawValue) configuration", rule: rule, report: report) {
                     try dialect.isPresent(in: context) ? try dialect.interfaces(in: context) : []
                 } ?? []
         }
@@ -65,7 +66,8 @@ struct NICInventory {
                     NICClaim(name: name.value, mac: mac.value, origin: "the \(config.stack.rawValue) configuration at \(mac.location)"))
             }
         }
-        for name in try readable("\(udevRulesDirectory)", in: context, rule: rule, { try context.listDirectory(udevRulesDirectory) }) ?? []
+        for name in try readable("\(udevRulesDirectory)", rule: rule, report: report, { try context.listDirectory(udevRulesDirectory) })
+            ?? []
         where name.hasSuffix(".rules") {
             let path = udevRulesDirectory.appending(name)
             guard let file = try context.read(path) else { continue }
@@ -77,7 +79,7 @@ struct NICInventory {
         }
         var seenLinks: Set<String> = []
         for directory in linkDirectories {
-            let names = try readable("\(directory)", in: context, rule: rule) { try context.listDirectory(directory) } ?? []
+            let names = try readable("\(directory)", rule: rule, report: report) { try context.listDirectory(directory) } ?? []
             for name in names where name.hasSuffix(".link") && seenLinks.insert(name).inserted {
                 let path = directory.appending(name)
                 guard let file = try context.read(path), !file.contents.isEmpty else { continue }
@@ -93,11 +95,12 @@ struct NICInventory {
                 }
             }
         }
-        let leases = context.network.hints.contains { if case .address = $0 { true } else { false } }
+        let leases =
+            context.network.hints.contains { if case .address = $0 { true } else { false } }
             ? try LeaseReader.scan(context).leases : []
         for match in NICHintMatch.resolve(context.network.hints, against: inventory.configs, leases: leases) {
             guard let name = match.interface else {
-                context.report(
+                report(
                     Finding(
                         rule: rule, code: "nic.hint-unmatched", severity: .warning,
                         message:
@@ -115,11 +118,11 @@ struct NICInventory {
     /// Reads one source of claims. One guestprep cannot read (an entry named in another
     /// encoding, say) is a warning and the other sources are still read: the pins that can be
     /// planned still are, and the conflict check says what it could not see.
-    static func readable<T>(_ what: String, in context: RuleContext, rule: String, _ body: () throws -> T) throws -> T? {
+    static func readable<T>(_ what: String, rule: String, report: (Finding) -> Void, _ body: () throws -> T) throws -> T? {
         do {
             return try body()
         } catch let error as GuestprepError {
-            context.report(
+            report(
                 Finding(
                     rule: rule, code: "nic.config-unreadable", severity: .warning,
                     message:
@@ -139,7 +142,7 @@ struct NICInventory {
 
     /// One MAC with two names, or one name with two MACs, is a blocker: either pin would rename
     /// a NIC the guest's other configuration expects under its other name.
-    func resolve(in context: RuleContext, rule: String) -> Resolution {
+    func resolve(in context: RuleContext, rule: String, report: (Finding) -> Void) -> Resolution {
         var namesByMAC: [MACAddress: [String]] = [:]
         var macsByName: [String: [MACAddress]] = [:]
         for claim in claims {
@@ -157,7 +160,7 @@ struct NICInventory {
         }
         for (mac, claimed) in namesByMAC.sorted(by: { $0.key < $1.key }) where claimed.count > 1 {
             resolution.refused.formUnion(claimed)
-            context.report(
+            report(
                 Finding(
                     rule: rule, code: "nic.mac-conflict", severity: .blocker,
                     message:
@@ -167,7 +170,7 @@ struct NICInventory {
         for (name, macs) in macsByName.sorted(by: { $0.key < $1.key }) where macs.count > 1 {
             resolution.refused.insert(name)
             for mac in macs { resolution.refused.formUnion(namesByMAC[mac] ?? []) }
-            context.report(
+            report(
                 Finding(
                     rule: rule, code: "nic.name-conflict", severity: .blocker,
                     message:
@@ -177,7 +180,7 @@ struct NICInventory {
         for name in names where !resolution.refused.contains(name) {
             guard let mac = macsByName[name]?.first else {
                 let offline = context.network.liveLinks == nil
-                context.report(
+                report(
                     Finding(
                         rule: rule, code: "nic.no-mac", severity: .warning,
                         message: offline

@@ -38,8 +38,8 @@ public struct NICMACPinning: Rule {
     // MARK: Pinning
 
     private func pin(in context: RuleContext) throws {
-        let inventory = try NICInventory.gather(in: context, rule: Self.id)
-        let pins = inventory.resolve(in: context, rule: Self.id).pins
+        let inventory = try NICInventory.gather(in: context, rule: Self.id, report: context.report)
+        let pins = inventory.resolve(in: context, rule: Self.id, report: context.report).pins
         guard !pins.isEmpty else { return }
         var changed = false
 
@@ -93,7 +93,7 @@ public struct NICMACPinning: Rule {
     private func pinConfigurations(
         _ pins: [(name: String, mac: MACAddress)], inventory: NICInventory, in context: RuleContext
     ) throws {
-        let managed = NetworkManagement.resolve(inventory.configs, facts: context.facts)
+        let managed = NetworkManagement.resolve(NICNameBinding(pins: pins).bind(inventory.configs), facts: context.facts)
         for pin in pins {
             guard let interface = managed.first(where: { $0.name == pin.name }),
                 let governing = interface.governing.first(where: { $0.kind == .ethernet }),

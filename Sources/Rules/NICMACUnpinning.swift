@@ -15,7 +15,7 @@ enum NICMACUnpinning {
                     "destination-keeps-macs is false: NIC names are not pinned, and on the destination they are decided by its hardware (bus, slot, firmware index); check that the network configuration matches by those names"
             ))
         var changed = false
-        let rulesFiles = try NICInventory.readable("\(NICInventory.udevRulesDirectory)", in: context, rule: rule) {
+        let rulesFiles = try NICInventory.readable("\(NICInventory.udevRulesDirectory)", rule: rule, report: context.report) {
             try context.listDirectory(NICInventory.udevRulesDirectory)
         }
         for name in rulesFiles ?? [] where name.hasSuffix(".rules") {
@@ -27,7 +27,9 @@ enum NICMACUnpinning {
             try context.propose(path, contents: merge.bytes, rule: rule, reasons: merge.reasons.map { "\($0): \(why)" })
         }
         let directory = NICMACPinning.linkDirectory
-        let linkFiles = try NICInventory.readable("\(directory)", in: context, rule: rule) { try context.listDirectory(directory) }
+        let linkFiles = try NICInventory.readable("\(directory)", rule: rule, report: context.report) {
+            try context.listDirectory(directory)
+        }
         for name in linkFiles ?? [] where name.hasSuffix(".link") {
             let path = directory.appending(name)
             guard let file = try context.read(path) else { continue }
@@ -54,7 +56,7 @@ enum NICMACUnpinning {
         }
         // The dialects have no "unpin" edit yet: report configurations still keyed to a MAC.
         for dialect in NICInventory.dialects {
-            let configs = try NICInventory.readable("the \(dialect.stack.rawValue) configuration", in: context, rule: rule) {
+            let configs = try NICInventory.readable("the \(dialect.stack.rawValue) configuration", rule: rule, report: context.report) {
                 try dialect.isPresent(in: context) ? try dialect.interfaces(in: context) : []
             }
             for config in configs ?? [] {

@@ -12,12 +12,20 @@ enum NetworkDialects {
         all.first { $0.stack == stack } ?? IfupdownDialect()
     }
 
-    /// Every interface of every dialect present in `files`, and which dialect governs each.
-    static func managedInterfaces(in files: any GuestFileReader, facts: GuestFacts) throws -> [ManagedInterface] {
+    /// Every configuration of every dialect present in `files`, in dialect order.
+    static func configs(in files: any GuestFileReader) throws -> [InterfaceConfig] {
         var configs: [InterfaceConfig] = []
         for dialect in all where try dialect.isPresent(in: files) {
             configs += try dialect.interfaces(in: files)
         }
-        return NetworkManagement.resolve(configs, facts: facts)
+        return configs
+    }
+
+    /// Every interface of every dialect present in `files`, configurations matching by MAC or
+    /// pattern bound to their NICs' names, and which dialect governs each.
+    static func managedInterfaces(
+        in files: any GuestFileReader, facts: GuestFacts, binding: NICNameBinding = NICNameBinding()
+    ) throws -> [ManagedInterface] {
+        NetworkManagement.resolve(binding.bind(try configs(in: files)), facts: facts)
     }
 }

@@ -8,8 +8,9 @@ import HostProcess
 import Journal
 import Network
 import Planning
-@testable import Rules
 import Testing
+
+@testable import Rules
 
 /// Golden cases for dhcp-to-static: `Fixtures/network/dhcp-to-static/<case>/input` is a guest
 /// tree, `expected` the tree the plan leaves (moved-aside files included). Re-record with
@@ -63,7 +64,8 @@ enum DHCPCase {
             switch change.action {
             case .write(_, _, let contents, _): files[relative] = contents
             case .delete: files[relative] = nil
-            case .renameAside(_, _, let destination): files[String(destination.description.dropFirst())] = files.removeValue(forKey: relative)
+            case .renameAside(_, _, let destination):
+                files[String(destination.description.dropFirst())] = files.removeValue(forKey: relative)
             case .createDirectory, .runCommand: break
             }
         }
@@ -167,7 +169,9 @@ struct DHCPToStaticTests {
         defer { Support.cleanUp(planned.scratch) }
         try DHCPCase.check(name, planned)
         #expect(planned.plan.changes.map(\.path) == ["/etc/NetworkManager/system-connections/ens3.nmconnection"])
-        #expect(planned.plan.changes.first?.reasons.joined().contains("from ifupdown's own static configuration at /etc/network/interfaces:5") == true)
+        #expect(
+            planned.plan.changes.first?.reasons.joined().contains("from ifupdown's own static configuration at /etc/network/interfaces:5")
+                == true)
     }
 
     @Test("a leftover ifcfg-eth0.bak is moved aside into a directory initscripts does not read, and the reason says why")
@@ -194,6 +198,60 @@ struct DHCPToStaticTests {
         #expect(blocker.path == "/etc/network/interfaces" && blocker.line == 2)
         #expect(planned.codes(.info) == ["dhcp.ipv6-auto"])
         try DHCPCase.check(name, planned)
+    }
+
+    @Test("cloud-init's NetworkManager profile matches by MAC only: --nic MAC=IP names it, and it gets interface-name and its lease")
+    func macOnlyProfile() throws {
+        let name = "networkmanager-mac-only-cloud-init"
+        let hint = try NICHint(argument: "fa:16:3e:5c:2a:91=203.0.113.41")
+        let planned = try DHCPCase.plan(name, network: NetworkInputs(hints: [hint]))
+        defer { Support.cleanUp(planned.scratch) }
+        try DHCPCase.check(name, planned)
+        #expect(planned.codes(.blocker).isEmpty && !planned.codes().contains("dhcp.unbound"))
+        let profile = try #require(
+            planned.plan.changes.first { $0.path == "/etc/NetworkManager/system-connections/cloud-init-eth0.nmconnection" }?.proposed)
+        let text = String(decoding: profile, as: UTF8.self)
+        #expect(text.contains("interface-name=eth0") && text.contains("method=manual") && text.contains("203.0.113.41/24"))
+    }
+
+    @Test("without a MAC guestprep knows, the MAC-only profile stays on DHCP with a warning saying how to convert it")
+    func macOnlyProfileUnbound() throws {
+        let planned = try DHCPCase.plan("networkmanager-mac-only-cloud-init")
+        defer { Support.cleanUp(planned.scratch) }
+        #expect(planned.plan.changes.isEmpty)
+        let warning = try #require(planned.plan.findings.first { $0.code == "dhcp.unbound" })
+        #expect(warning.message.contains("MAC fa:16:3e:5c:2a:91") && warning.message.contains("--nic NAME=MAC"))
+        #expect(warning.path == "/etc/NetworkManager/system-connections/cloud-init-eth0.nmconnection" && warning.line == 16)
+    }
+
+    @Test("a networkd unit for Name=en*: the NIC --address names gets a unit of its own that sorts first; the shared one stays")
+    func networkdPattern() throws {
+        let name = "networkd-pattern-gets-own-unit"
+        let given = try StaticAddressArgument(argument: "enp1s0=10.0.0.5/24,gw=10.0.0.1,dns=10.0.0.2")
+        let planned = try DHCPCase.plan(name, network: NetworkInputs(staticAddresses: [given.interface: given.settings]))
+        defer { Support.cleanUp(planned.scratch) }
+        try DHCPCase.check(name, planned)
+        #expect(planned.codes(.blocker).isEmpty && !planned.codes().contains("dhcp.address-unused"))
+        #expect(planned.plan.changes.map(\.path) == ["/etc/systemd/network/00-guestprep-enp1s0.network"])
+    }
+
+    @Test("a networkd unit for Name=en* and no NIC known: a warning naming the pattern, nothing written")
+    func networkdPatternUnbound() throws {
+        let planned = try DHCPCase.plan("networkd-pattern-gets-own-unit")
+        defer { Support.cleanUp(planned.scratch) }
+        #expect(planned.plan.changes.isEmpty)
+        let warning = try #require(planned.plan.findings.first { $0.code == "dhcp.unbound" })
+        #expect(warning.message.contains("en*") && warning.path == "/etc/systemd/network/50-wired.network" && warning.line == 6)
+    }
+
+    @Test("eth0 has two MACs (its stanza and an old udev rule): a blocker, and its DHCP config is not rewritten")
+    func nicConflict() throws {
+        let planned = try DHCPCase.plan("ifupdown-nic-conflict-blocker")
+        defer { Support.cleanUp(planned.scratch) }
+        #expect(planned.plan.changes.isEmpty)
+        let blocker = try #require(planned.plan.blockers.first)
+        #expect(planned.codes(.blocker) == ["dhcp.nic-conflict"])
+        #expect(blocker.message.contains("eth0") && blocker.path == "/etc/network/interfaces" && blocker.line == 2)
     }
 
     @Test("--address wins over the lease")
@@ -234,7 +292,8 @@ struct DHCPToStaticTests {
         let good = RuleParameters(
             values: ["network-map": .init(content: .map([(key: "10.0.0.0/24", value: .scalar("172.16.0.0/24"))]), line: 4)], rule: "x")
         #expect(try NetworkMap(parameters: good).entries.count == 1)
-        let bad = RuleParameters(values: ["network-map": .init(content: .map([(key: "10.0.0.0", value: .scalar("x"))]), line: 7)], rule: "x")
+        let bad = RuleParameters(
+            values: ["network-map": .init(content: .map([(key: "10.0.0.0", value: .scalar("x"))]), line: 7)], rule: "x")
         #expect(throws: GuestprepError.self) { try DHCPToStatic(parameters: bad) }
     }
 
@@ -261,31 +320,38 @@ struct DHCPToStaticTests {
     @Test("the validator reads each file alone with its dialect: DHCP, a missing address or a lost interface fail it")
     func validator() throws {
         let address = InterfaceAddress(cidr: "10.0.0.5/24")!
-        let sourced = StaticInterfaceValidator(path: "/etc/network/interfaces.d/eth0", stack: .ifupdown, interface: "eth0", addresses: [address])
+        let sourced = StaticInterfaceValidator(
+            path: "/etc/network/interfaces.d/eth0", stack: .ifupdown, interface: "eth0", addresses: [address])
         try sourced.validate(
             proposed: Array("iface eth0 inet static\n  address 10.0.0.5\n  netmask 255.255.255.0\n".utf8), original: nil, path: "x")
-        for text in ["iface eth0 inet dhcp\n", "iface eth0 inet static\n  address 10.0.0.6/24\n", "iface eth1 inet static\n  address 10.0.0.5/24\n"] {
+        for text in [
+            "iface eth0 inet dhcp\n", "iface eth0 inet static\n  address 10.0.0.6/24\n", "iface eth1 inet static\n  address 10.0.0.5/24\n",
+        ] {
             #expect(throws: GuestprepError.self, "\(text)") { try sourced.validate(proposed: Array(text.utf8), original: nil, path: "x") }
         }
         let keyfile = StaticInterfaceValidator(
-            path: "/etc/NetworkManager/system-connections/eth0.nmconnection", stack: .networkManager, interface: "eth0", addresses: [address])
+            path: "/etc/NetworkManager/system-connections/eth0.nmconnection", stack: .networkManager, interface: "eth0",
+            addresses: [address])
         try keyfile.validate(
             proposed: Array("[connection]\nid=e\ntype=ethernet\ninterface-name=eth0\n[ipv4]\nmethod=manual\naddress1=10.0.0.5/24\n".utf8),
             original: nil, path: "x")
         #expect(throws: GuestprepError.self) {
             try keyfile.validate(
-                proposed: Array("[connection]\nid=e\ntype=ethernet\ninterface-name=eth0\n[ipv4]\nmethod=auto\n".utf8), original: nil, path: "x")
+                proposed: Array("[connection]\nid=e\ntype=ethernet\ninterface-name=eth0\n[ipv4]\nmethod=auto\n".utf8), original: nil,
+                path: "x")
         }
     }
 
     @Test("the live system's ip -j output and resolv.conf become settings")
     func liveParsing() throws {
-        let addr = #"[{"ifindex":2,"ifname":"eth0","mtu":9000,"addr_info":[{"family":"inet","local":"10.0.0.5","prefixlen":24,"scope":"global","dynamic":true},{"family":"inet","local":"169.254.1.1","prefixlen":16,"scope":"link"}]}]"#
+        let addr =
+            #"[{"ifindex":2,"ifname":"eth0","mtu":9000,"addr_info":[{"family":"inet","local":"10.0.0.5","prefixlen":24,"scope":"global","dynamic":true},{"family":"inet","local":"169.254.1.1","prefixlen":16,"scope":"link"}]}]"#
         let settings = try #require(try LiveAddressing.parseAddresses(Array(addr.utf8)))
         #expect(settings.addresses == [InterfaceAddress(cidr: "10.0.0.5/24")!] && settings.mtu == 9000)
         let route = #"[{"dst":"default","gateway":"10.0.0.1","dev":"eth0","protocol":"dhcp"}]"#
         #expect(try LiveAddressing.parseDefaultGateway(Array(route.utf8)) == IPAddress("10.0.0.1"))
-        let resolv = LiveAddressing.parseResolvConf(Array("# x\nnameserver 10.0.0.2\nnameserver 10.0.0.3\nsearch a.example b.example\n".utf8))
+        let resolv = LiveAddressing.parseResolvConf(
+            Array("# x\nnameserver 10.0.0.2\nnameserver 10.0.0.3\nsearch a.example b.example\n".utf8))
         #expect(resolv.servers == [IPAddress("10.0.0.2")!, IPAddress("10.0.0.3")!] && resolv.search == ["a.example", "b.example"])
         #expect(try LiveAddressing.parseAddresses(Array("[]".utf8)) == nil)
     }

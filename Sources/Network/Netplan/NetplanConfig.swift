@@ -94,6 +94,8 @@ public struct NetplanConfig: Sendable {
         } else if match == nil {
             // Without match:, the id is the interface name (netplan(5)).
             config.name = Sourced(id, at: idLocation)
+        } else if let matchName = match?["name"], let text = matchName.text {
+            config.namePatterns = [Sourced(text, at: at(matchName))]
         }
         if let mac = match?["macaddress"], let text = mac.text, let parsed = MACAddress(text) {
             config.mac = Sourced(parsed, at: at(mac))

@@ -60,7 +60,9 @@ public struct SystemdNetworkd: NetworkConfigDialect {
             let read = Self.read(unit)
             let literal = read.names.filter { !$0.value.contains(where: { "*?[!".contains($0) }) }
             if literal.isEmpty {
-                configs.append(read.config)
+                var config = read.config
+                config.namePatterns = read.names
+                configs.append(config)
             } else {
                 for name in literal {
                     var config = read.config
