@@ -156,6 +156,10 @@ public protocol NetworkConfigDialect: Sendable {
     func interfaces(in files: any GuestFileReader) throws -> [InterfaceConfig]
     /// Ties the configuration of `interface` to `mac` (a MAC match, `HWADDR=`, `hwaddress`, …).
     func pin(_ interface: InterfaceConfig, to mac: MACAddress, in files: any GuestFileReader) throws -> [FileEdit]
+    /// Unties the configuration of `interface` from its MAC — the MAC match and any MAC it sets are
+    /// removed, and the interface is matched by its name instead — for a destination that gives
+    /// NICs new MACs. Throws `.refused` when the configuration would then match no NIC or every NIC.
+    func unpin(_ interface: InterfaceConfig, in files: any GuestFileReader) throws -> [FileEdit]
     /// Replaces DHCP with `settings` in every file of this dialect that configures `interface`.
     func setStatic(_ interface: InterfaceConfig, _ settings: StaticSettings, mac: MACAddress?, in files: any GuestFileReader) throws
         -> [FileEdit]

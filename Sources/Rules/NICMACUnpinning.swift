@@ -14,6 +14,9 @@ enum NICMACUnpinning {
                 message:
                     "destination-keeps-macs is false: NIC names are not pinned, and on the destination they are decided by its hardware (bus, slot, firmware index); check that the network configuration matches by those names"
             ))
+        // Read before the pins below are removed: they still say which name each MAC has.
+        let inventory = try NICInventory.gather(in: context, rule: rule, report: context.report)
+        let pins = inventory.resolve(in: context, rule: rule, report: { _ in }).pins
         var changed = false
         let rulesFiles = try NICInventory.readable("\(NICInventory.udevRulesDirectory)", rule: rule, report: context.report) {
             try context.listDirectory(NICInventory.udevRulesDirectory)
@@ -54,19 +57,41 @@ enum NICMACUnpinning {
             changed = true
             try context.proposeDeletion(path, rule: rule, reasons: ["names \(assigned) by MAC: \(why)"])
         }
-        // The dialects have no "unpin" edit yet: report configurations still keyed to a MAC.
-        for dialect in NICInventory.dialects {
-            let configs = try NICInventory.readable("the \(dialect.stack.rawValue) configuration", rule: rule, report: context.report) {
-                try dialect.isPresent(in: context) ? try dialect.interfaces(in: context) : []
-            }
-            for config in configs ?? [] {
-                guard let mac = config.mac else { continue }
+        // Configurations keyed to a MAC would not come up on the new NIC, and one that sets the
+        // MAC would put the old one on it: each is matched by its name instead, in every dialect
+        // that mentions it (a migration tool may read any of them).
+        for config in NICNameBinding(pins: pins).bind(inventory.configs) {
+            guard let mac = config.mac else { continue }
+            let label = "the \(config.stack.rawValue) configuration\(config.name.map { " of \($0.value)" } ?? "")"
+            guard config.kind == .ethernet else {
                 context.report(
                     Finding(
                         rule: rule, code: "nic.config-mac-match", severity: .warning,
                         message:
-                            "the \(config.stack.rawValue) configuration\(config.name.map { " of \($0.value)" } ?? "") matches MAC \(mac.value), which the destination will not have; remove the MAC match by hand",
+                            "\(label), a \(config.kind.rawValue), uses MAC \(mac.value), which the destination will not have; guestprep changes only physical NICs' configurations: check it by hand",
                         path: mac.location.path.description, line: mac.location.line))
+                continue
+            }
+            let edits: [FileEdit]
+            do {
+                edits = try NetworkDialects.dialect(for: config.stack).unpin(config, in: context)
+            } catch let error as GuestprepError where error.code == .refused {
+                context.report(
+                    Finding(
+                        rule: rule, code: "nic.config-mac-match", severity: .warning,
+                        message:
+                            "\(label) matches MAC \(mac.value), which the destination will not have, and is left as it is: \(error.message); pass --nic NAME=MAC so guestprep can match it by name, or edit it by hand",
+                        path: mac.location.path.description, line: mac.location.line))
+                continue
+            }
+            for edit in edits {
+                let reason = "\(label): MAC \(mac.value) removed, matched by name instead: \(why)"
+                switch edit {
+                case .write(let path, let bytes):
+                    try context.propose(path, contents: bytes, rule: rule, reasons: [reason])
+                case .renameAside(let path, let destination):
+                    try context.proposeRenameAside(path, to: destination, rule: rule, reasons: [reason])
+                }
             }
         }
         if changed {

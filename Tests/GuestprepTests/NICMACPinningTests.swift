@@ -8,8 +8,9 @@ import Journal
 import LinkProbe
 import Network
 import Planning
-import Rules
 import Testing
+
+@testable import Rules
 
 /// nic-mac-pinning against small guest trees under `Fixtures/network/pinning/<case>/`: `input/`
 /// is planned and its file changes applied, then compared with `expected/` (absent: unchanged).
@@ -214,6 +215,41 @@ struct NICMACPinningTests {
         #expect(deletion.path == "/etc/systemd/network/10-guestprep-ens3.link")
         #expect(deletion.reasons.allSatisfy { $0.contains("destination-keeps-macs: false") })
         try run.expectGolden()
+    }
+
+    @Test(
+        "destination-keeps-macs: false matches every dialect's configuration by name: hwaddress, HWADDR, LLADDR, mac-address, match: and MACAddress= go"
+    )
+    func destinationChangesMACsConfigs() throws {
+        let run = try Case("destination-changes-macs-configs-by-name", keepsMACs: false) { root in
+            // Git keeps no mode: NetworkManager loads only 0600 profiles.
+            let connections = root.appendingPathComponent("etc/NetworkManager/system-connections")
+            for name in try FileManager.default.contentsOfDirectory(atPath: connections.path) {
+                try FileManager.default.setAttributes(
+                    [.posixPermissions: 0o600], ofItemAtPath: connections.appendingPathComponent(name).path)
+            }
+        }
+        defer { run.cleanUp() }
+        #expect(run.plan.failures.isEmpty, "\(run.plan.failures)")
+        let paths = Set(run.plan.changes.compactMap(\.path?.description))
+        #expect(
+            paths == [
+                "/etc/network/interfaces", "/etc/netplan/50-cloud-init.yaml",
+                "/etc/NetworkManager/system-connections/cloud-init-ens5.nmconnection",
+                "/etc/sysconfig/network-scripts/ifcfg-ens6", "/etc/sysconfig/network/ifcfg-ens7", "/etc/systemd/network/20-wired.network",
+                "/etc/udev/rules.d/70-persistent-net.rules",
+            ])
+        // The profile for a MAC no source names cannot be matched by name: left, with a warning.
+        let left = try #require(run.findings("nic.config-mac-match").first)
+        #expect(left.path == "/etc/NetworkManager/system-connections/unknown.nmconnection" && left.line == 6)
+        #expect(run.findings("nic.config-mac-match").count == 1)
+        try run.expectGolden()
+        // Each file alone still configures its interface, by name and without a MAC.
+        let configs = try NetworkDialects.configs(in: run.guest)
+        for name in ["eth0", "ens4", "ens5", "ens6", "ens7", "ens8"] {
+            let config = try #require(configs.first { $0.name?.value == name }, "\(name)")
+            #expect(config.mac == nil, "\(name)")
+        }
     }
 
     @Test("the parameter is read from a playbook and refuses anything but true or false")

@@ -10,6 +10,20 @@ extension IfcfgRHELDialect {
         }
     }
 
+    /// Removes `HWADDR=` (the match) and `MACADDR=` (a MAC it sets) and names the device with
+    /// `DEVICE=` when the file does not: NetworkManager's ifcfg-rh binds a profile to a device by
+    /// one of the two, and the file-name suffix alone only convinces initscripts.
+    public func unpin(_ interface: InterfaceConfig, in files: any GuestFileReader) throws -> [FileEdit] {
+        try edit(interface, in: files) { variables, file in
+            guard variables["HWADDR"] != nil || variables["MACADDR"] != nil else { return }
+            file.remove("HWADDR")
+            file.remove("MACADDR")
+            if variables["DEVICE"] == nil, let name = interface.name?.value {
+                try file.set("DEVICE", to: name, newQuote: file.prevailingQuote, path: variables.path.description)
+            }
+        }
+    }
+
     /// Writes the keys a reader of this one file needs (nm-settings-ifcfg-rh(5)): `BOOTPROTO=none`,
     /// plain `IPADDR=`/`PREFIX=` (tools that read only those exist), `GATEWAY=`, `DNSn=`, `DOMAIN=`,
     /// `MTU=`, `HWADDR=`. `NETMASK` and indexed addresses are removed only when they say otherwise.

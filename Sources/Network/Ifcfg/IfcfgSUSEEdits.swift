@@ -11,6 +11,15 @@ extension IfcfgSUSEDialect {
         return file.bytes == variables.file.bytes ? [] : [.write(variables.path, file.bytes)]
     }
 
+    /// Removes `LLADDR=`: on the destination wicked would set the old MAC on the new NIC. The
+    /// file name already says which interface it configures.
+    public func unpin(_ interface: InterfaceConfig, in files: any GuestFileReader) throws -> [FileEdit] {
+        let (_, variables) = try profile(of: interface, in: files)
+        var file = variables.file
+        file.remove("LLADDR")
+        return file.bytes == variables.file.bytes ? [] : [.write(variables.path, file.bytes)]
+    }
+
     /// `BOOTPROTO='static'`, `IPADDR='a/p'` (the prefix inside, which wicked prefers to PREFIXLEN),
     /// further addresses as `IPADDR_n`, `LLADDR`, `MTU`; the gateway as a default route in
     /// ifroute-IFACE; DNS added to netconfig's static lists (global, so other interfaces' entries stay).

@@ -56,4 +56,3 @@ struct IfcfgVariables {
         return ["yes", "true", "y", "t", "1", "on"].contains(value)
     }
 }
-

@@ -15,6 +15,19 @@ extension IfupdownDialect {
         }
     }
 
+    /// Removes `hwaddress` from every stanza of the interface: on the destination it would put the
+    /// old MAC on the new NIC, which clouds that filter by MAC drop.
+    public func unpin(_ interface: InterfaceConfig, in files: any GuestFileReader) throws -> [FileEdit] {
+        let name = try Self.name(of: interface)
+        return try edit(files, configuring: name) { file in
+            for index in file.stanzas.indices.reversed() where Self.isIface(file.stanzas[index], name) {
+                for option in file.stanzas[index].options.reversed() where option.keyword == "hwaddress" {
+                    file.replaceLines(option.lineIndices, with: [])
+                }
+            }
+        }
+    }
+
     public func setStatic(_ interface: InterfaceConfig, _ settings: StaticSettings, mac: MACAddress?, in files: any GuestFileReader) throws
         -> [FileEdit]
     {

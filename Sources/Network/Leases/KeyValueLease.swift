@@ -108,5 +108,3 @@ enum TextLinesLite {
         }
     }
 }
-
-

@@ -27,6 +27,23 @@ public struct NetplanDialect: NetworkConfigDialect {
         }
     }
 
+    /// Replaces a `match:` with a MAC by `match: {name: …}` (`set-name:` then renames nothing).
+    /// Other match keys go too: the name is what the destination keeps.
+    public func unpin(_ interface: InterfaceConfig, in files: any GuestFileReader) throws -> [FileEdit] {
+        let (config, device) = try find(interface, in: files)
+        guard device.config.mac != nil else { return [] }
+        guard let name = interface.name?.value ?? device.config.name?.value else {
+            throw GuestprepError(
+                .refused, "'\(device.id)' matches its NIC only by MAC, and guestprep does not know that NIC's name",
+                path: interface.files.first?.description)
+        }
+        return try edit(device, config: config, files: files) { editor in
+            let step = try editor.device(section: device.section, id: device.id).step
+            let pad = String(repeating: " ", count: step)
+            try editor.set("match", to: .lines([pad + "name: \"\(name)\""]), section: device.section, id: device.id)
+        }
+    }
+
     public func setStatic(_ interface: InterfaceConfig, _ settings: StaticSettings, mac: MACAddress?, in files: any GuestFileReader) throws
         -> [FileEdit]
     {

@@ -78,6 +78,26 @@ public struct NetworkManagerKeyfiles: NetworkConfigDialect {
         }
     }
 
+    /// Removes `mac-address=` and makes sure `interface-name=` names the device: a profile with
+    /// neither would be activated on any Ethernet NIC.
+    public func unpin(_ interface: InterfaceConfig, in files: any GuestFileReader) throws -> [FileEdit] {
+        try interface.files.compactMap { path in
+            var profile = try Self.load(path, from: files)
+            let before = profile.ini.bytes
+            if profile.interfaceName == nil {
+                guard let name = interface.name?.value else {
+                    throw GuestprepError(
+                        .refused,
+                        "matches its NIC only by MAC, and guestprep does not know that NIC's name; without the MAC it would match any NIC",
+                        path: path.description)
+                }
+                profile.ini.set("connection", "interface-name", to: name)
+            }
+            for section in ["ethernet", "802-3-ethernet"] { profile.ini.remove(section, "mac-address") }
+            return profile.ini.bytes == before ? nil : .write(path, profile.ini.bytes)
+        }
+    }
+
     /// `method=manual` with `address1=a/p,gw`, `dns=`, `dns-search=`, and the MAC and name, so
     /// a tool reading this one file sees the whole static configuration.
     public func setStatic(_ interface: InterfaceConfig, _ settings: StaticSettings, mac: MACAddress?, in files: any GuestFileReader) throws

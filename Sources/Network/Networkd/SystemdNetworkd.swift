@@ -225,6 +225,32 @@ public struct SystemdNetworkd: NetworkConfigDialect {
         return [.write(path, ini.bytes)]
     }
 
+    /// Removes `[Match] MACAddress=`/`PermanentMACAddress=` from every file of the unit, adding
+    /// `Name=` when nothing else would be left to match (a `[Match]` without conditions matches
+    /// every link).
+    public func unpin(_ interface: InterfaceConfig, in files: any GuestFileReader) throws -> [FileEdit] {
+        let units = try interface.files.map { try Self.load($0, from: files) }
+        let macKeys = ["MACAddress", "PermanentMACAddress"]
+        guard units.contains(where: { ini in macKeys.contains { !ini.entries("Match", $0).isEmpty } }) else { return [] }
+        let hasName = units.contains { !$0.entries("Match", "Name").isEmpty }
+        var edits: [FileEdit] = []
+        for (path, original) in zip(interface.files, units) {
+            var ini = original
+            if !hasName && path == interface.files.first {
+                guard let name = interface.name?.value else {
+                    throw GuestprepError(
+                        .refused,
+                        "matches its NIC only by MAC, and guestprep does not know that NIC's name; without the MAC it would match every link",
+                        path: path.description)
+                }
+                ini.set("Match", "Name", to: name)
+            }
+            for key in macKeys { ini.remove("Match", key) }
+            if ini.bytes != original.bytes { edits.append(.write(path, ini.bytes)) }
+        }
+        return edits
+    }
+
     /// Writes the whole static configuration into the main file (`DHCP=no`, `Address=`, `Gateway=`,
     /// `DNS=`, `Domains=`, `[Match] MACAddress=`) and makes every drop-in that sets `DHCP=` say `no`
     /// and drop its own addressing keys, so no file of the unit says DHCP or contradicts the main file.
