@@ -68,7 +68,8 @@ public enum Planner {
         root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, playbook: Playbook, executor: (any GuestExecutor)? = nil,
         network: NetworkInputs = NetworkInputs()
     ) -> Plan {
-        let context = RuleContext(root: root, devices: devices, facts: facts, executor: executor, network: network)
+        let context = RuleContext(
+            root: root, devices: devices, facts: facts, executor: executor, network: network, destination: playbook.destination)
         var failures: [RuleFailure] = []
         for step in playbook.steps {
             do {

@@ -16,6 +16,8 @@ public final class RuleContext {
     public let executor: (any GuestExecutor)?
     /// Live links and the admin's network hints, for the network rules.
     public let network: NetworkInputs
+    /// The platform the guest moves to, when the playbook names one (`--to aws`).
+    public let destination: Destination?
     public private(set) var findings: [Finding] = []
     public private(set) var changes: [Change] = []
     public private(set) var setValidators: [any ChangeSetValidator] = []
@@ -25,9 +27,10 @@ public final class RuleContext {
 
     public init(
         root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, executor: (any GuestExecutor)? = nil,
-        network: NetworkInputs = NetworkInputs()
+        network: NetworkInputs = NetworkInputs(), destination: Destination? = nil
     ) {
         self.network = network
+        self.destination = destination
         self.root = root
         self.devices = devices
         self.facts = facts
