@@ -81,12 +81,12 @@ public struct IniFile: Sendable {
 
     public func hasSection(_ name: String) -> Bool { sections.contains { $0.name == name } }
 
-    /// The value of an assignment as a list of words (a `.repo` `baseurl` of several URLs, split at
-    /// blanks and commas as dnf does), each with where its bytes sit.
-    public func listValue(of entry: Entry) -> ListValue {
+    /// The value of an assignment as a list of words split at blanks and `extraSeparators` (a
+    /// `.repo` `baseurl` of several URLs), each with where its bytes sit.
+    public func listValue(of entry: Entry, extraSeparators: Set<UInt8> = []) -> ListValue {
         ListValue(
-            lines: lines, first: entry.index, count: entry.lineCount, valueStart: entry.valueStart,
-            extraSeparators: syntax == .repo ? [UInt8(ascii: ",")] : [], commentStarts: commentStarts)
+            lines: lines, first: entry.index, count: entry.lineCount, valueStart: entry.valueStart, extraSeparators: extraSeparators,
+            commentStarts: commentStarts)
     }
 
     // MARK: Editing
@@ -130,8 +130,8 @@ public struct IniFile: Sendable {
 
     /// Takes words out of an assignment's value (see `ListValue.removing`); the rest of the file
     /// stays byte-identical.
-    public mutating func removeWords(_ words: Set<ListValue.Word>, of entry: Entry) {
-        lines = listValue(of: entry).removing(words, from: lines)
+    public mutating func removeWords(_ words: Set<ListValue.Word>, of entry: Entry, extraSeparators: Set<UInt8> = []) {
+        lines = listValue(of: entry, extraSeparators: extraSeparators).removing(words, from: lines)
         reparse()
     }
 

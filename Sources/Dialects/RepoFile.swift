@@ -6,6 +6,18 @@ import GuestprepCore
 /// that is not a boolean is an error naming the line.
 public struct RepoFile: Sendable {
     public private(set) var ini: IniFile
+    public let tool: Tool
+
+    /// The two readers split a list of URLs differently.
+    public enum Tool: Sendable {
+        /// dnf.conf(5): list options are "separated by space or comma characters".
+        case dnf
+        /// libzypp splits `baseurl` at blanks only: a comma belongs to the URL
+        /// (`cd:/?devices=/dev/sr0,/dev/sr1`).
+        case zypper
+
+        var separators: Set<UInt8> { self == .dnf ? [UInt8(ascii: ",")] : [] }
+    }
 
     /// Keys whose value names where packages come from (dnf.conf(5), zypper(8)).
     public static let locationKeys = ["baseurl", "mirrorlist", "metalink"]
@@ -42,9 +54,10 @@ public struct RepoFile: Sendable {
 
     public let repositories: [Repository]
 
-    public init(bytes: [UInt8], path: String) throws {
+    public init(bytes: [UInt8], path: String, tool: Tool) throws {
         ini = IniFile(bytes: bytes, syntax: .repo)
-        repositories = try Self.read(ini, path: path)
+        self.tool = tool
+        repositories = try Self.read(ini, path: path, tool: tool)
     }
 
     public var bytes: [UInt8] { ini.bytes }
@@ -60,7 +73,7 @@ public struct RepoFile: Sendable {
             let last = repository.entries.last.map { $0.index + $0.lineCount - 1 } ?? repository.section.headerIndex
             edited.insertLines([marker, "enabled=0"], after: last)
         }
-        self = try RepoFile(bytes: edited.bytes, path: path)
+        self = try RepoFile(bytes: edited.bytes, path: path, tool: tool)
     }
 
     /// Takes `locations` out of their assignments, each assignment with `marker(urls)` above it;
@@ -72,17 +85,17 @@ public struct RepoFile: Sendable {
         for index in byEntry.keys.sorted(by: >) {
             guard let group = byEntry[index], let entry = edited.entries.first(where: { $0.index == index }) else { continue }
             let words = Set(group.map(\.word))
-            if edited.listValue(of: entry).words.allSatisfy(words.contains) {
+            if edited.listValue(of: entry, extraSeparators: tool.separators).words.allSatisfy(words.contains) {
                 edited.commentOut(entry)
             } else {
-                edited.removeWords(words, of: entry)
+                edited.removeWords(words, of: entry, extraSeparators: tool.separators)
             }
             edited.insertLines([marker(group.map(\.url))], after: index - 1)
         }
-        self = try RepoFile(bytes: edited.bytes, path: path)
+        self = try RepoFile(bytes: edited.bytes, path: path, tool: tool)
     }
 
-    static func read(_ ini: IniFile, path: String) throws -> [Repository] {
+    static func read(_ ini: IniFile, path: String, tool: Tool) throws -> [Repository] {
         if let stray = ini.strays.first {
             throw GuestprepError(
                 .parse, "'\(stray.text)' is neither a [repository] header, a key=value assignment nor a comment", path: path,
@@ -108,7 +121,9 @@ public struct RepoFile: Sendable {
                 }
             }
             let locations = entries.filter { locationKeys.contains($0.key) }.flatMap { entry in
-                ini.listValue(of: entry).words.map { Location(key: entry.key, url: $0.text, word: $0, entry: entry) }
+                ini.listValue(of: entry, extraSeparators: tool.separators).words.map {
+                    Location(key: entry.key, url: $0.text, word: $0, entry: entry)
+                }
             }
             return Repository(
                 id: section.name, section: section, isEnabled: isEnabled, enabledEntry: enabled,

@@ -138,7 +138,7 @@ public struct MediaRepositories: Rule {
             let path = directory.appending(name)
             guard let file = try Self.readFile(path, in: context) else { continue }
             let shown = context.root.display(file.path)
-            var repo = try RepoFile(bytes: file.contents, path: shown)
+            var repo = try RepoFile(bytes: file.contents, path: shown, tool: system == .yum ? .dnf : .zypper)
             var reasons: [String] = []
             for repository in repo.repositories.reversed() where repository.isEnabled {
                 let media = repository.locations.filter { PackageSourceLocation.repo($0.url).isMedia }
@@ -164,7 +164,9 @@ public struct MediaRepositories: Rule {
                 }
             }
             if !reasons.isEmpty {
-                try context.propose(path, contents: repo.bytes, rule: Self.id, reasons: reasons, validators: [RepoFileValidator()])
+                try context.propose(
+                    path, contents: repo.bytes, rule: Self.id, reasons: reasons,
+                    validators: [RepoFileValidator(tool: system == .yum ? .dnf : .zypper)])
             }
             for repository in repo.repositories {
                 inventory.sources.append(

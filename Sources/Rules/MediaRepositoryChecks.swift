@@ -97,7 +97,7 @@ enum MediaRepositoryChecks {
     }
 
     static func report(_ inventory: SourceInventory, in context: RuleContext, rule: String) throws {
-        for disabled in inventory.disabled {
+        for disabled in inventory.disabled.sorted(by: { ($0.path, $0.line) < ($1.path, $1.line) }) {
             context.report(
                 Finding(
                     rule: rule, code: "repos.media-disabled", severity: .info,
@@ -124,7 +124,8 @@ enum MediaRepositoryChecks {
             if !disabled.isEmpty { message += " once the install media are disabled" }
             message += " (looked in \(system.configuration)"
             if !others.isEmpty { message += "; only third-party sources remain: \(others.joined(separator: ", "))" }
-            message += "): the destination could install no package; add the distribution's network mirror before migrating"
+            message +=
+                "): the destination could install none of the distribution's packages (guest agents, drivers); add the distribution's network mirror before migrating"
             context.report(
                 Finding(
                     rule: rule, code: "repos.no-network-source", severity: .blocker, message: message,
@@ -137,13 +138,13 @@ enum MediaRepositoryChecks {
     private static func reportSubscriptions(_ inventory: SourceInventory, in context: RuleContext, rule: String) {
         var seen: Set<String> = []
         for source in inventory.sources where source.isEnabled {
-            guard let kind = subscription(of: source), !seen.contains(source.path + kind) else { continue }
+            guard let (kind, fix) = subscription(of: source), !seen.contains(source.path + kind) else { continue }
             seen.insert(source.path + kind)
             context.report(
                 Finding(
                     rule: rule, code: "repos.subscription", severity: .warning,
                     message:
-                        "\(source.name) is served through \(kind), which is tied to the source cloud or this registration and will not be reachable from another cloud; register the guest at the destination (subscription-manager register, SUSEConnect, the destination's RHUI client package) or switch to a mirror it can reach",
+                        "\(source.name) is served through \(kind), tied to the source cloud or this machine's registration: from another cloud it may be unreachable or refuse the guest; \(fix), or switch to a mirror the destination can reach",
                     path: source.path, line: source.line))
         }
         for service in inventory.services {
@@ -156,27 +157,37 @@ enum MediaRepositoryChecks {
         }
     }
 
-    /// Which subscription system serves a source, or nil.
-    static func subscription(of source: SourceInventory.Source) -> String? {
+    /// Which subscription system serves a source and how to re-register, or nil.
+    static func subscription(of source: SourceInventory.Source) -> (kind: String, fix: String)? {
         let hosts = source.urls.compactMap(PackageSourceLocation.host(of:))
         switch source.system {
         case .yum:
             // subscription-manager writes redhat.repo; RHUI clients ship their own .repo files.
-            if source.fileName == "redhat.repo" { return "Red Hat Subscription Management (redhat.repo)" }
+            if source.fileName == "redhat.repo" {
+                return ("Red Hat Subscription Management (redhat.repo)", "re-register at the destination (subscription-manager register)")
+            }
             if source.fileName.lowercased().contains("rhui") || source.name.lowercased().contains("rhui")
                 || hosts.contains(where: { $0.contains("rhui") })
             {
-                return "Red Hat Update Infrastructure (RHUI) of the source cloud"
+                return (
+                    "the source cloud's Red Hat Update Infrastructure (RHUI)",
+                    "install the destination cloud's RHUI client package or register with subscription-manager"
+                )
             }
         case .zypper:
             // SUSEConnect and cloud-regionsrv-client add SUSE_* services; their repos carry service=.
             if source.service != nil || source.fileName.hasPrefix("SUSE_") {
-                return "a SUSE registration service\(source.service.map { " (\($0))" } ?? "")"
+                return (
+                    "a SUSE registration service\(source.service.map { " (\($0))" } ?? "")",
+                    "re-register at the destination (SUSEConnect, or registercloudguest in a public cloud)"
+                )
             }
             if source.urls.contains(where: { $0.lowercased().hasPrefix("plugin:/susecloud") })
                 || hosts.contains(where: { $0.contains("susecloud") || $0.hasPrefix("smt-") })
             {
-                return "SUSE public cloud update infrastructure"
+                return (
+                    "the source cloud's SUSE update infrastructure", "re-register at the destination (registercloudguest, or SUSEConnect)"
+                )
             }
         case .apt:
             break

@@ -78,11 +78,12 @@ struct Deb822SourcesValidator: ChangeValidator {
 /// yum/zypper `.repo`: per section, the same settings; a media-only repository `enabled=0`, a
 /// mixed one without its media URLs.
 struct RepoFileValidator: ChangeValidator {
+    let tool: RepoFile.Tool
     static let changeable = Set(["enabled"] + RepoFile.locationKeys)
 
     func validate(proposed: [UInt8], original: [UInt8]?, path: String) throws {
-        let after = try MediaRepositoryValidation.reread(path) { try RepoFile(bytes: proposed, path: path) }
-        let before = try RepoFile(bytes: original ?? [], path: path)
+        let after = try MediaRepositoryValidation.reread(path) { try RepoFile(bytes: proposed, path: path, tool: tool) }
+        let before = try RepoFile(bytes: original ?? [], path: path, tool: tool)
         guard after.repositories.map(\.id) == before.repositories.map(\.id) else {
             throw MediaRepositoryValidation.fail(
                 "holds repositories [\(after.repositories.map(\.id).joined(separator: ", "))], the original [\(before.repositories.map(\.id).joined(separator: ", "))]",
