@@ -4,6 +4,7 @@ public enum RuleCatalog {
         StableBlockDeviceReferences.self,
         NICMACPinning.self,
         DHCPToStatic.self,
+        MediaRepositories.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {
