@@ -4,6 +4,8 @@ public enum RuleCatalog {
         StableBlockDeviceReferences.self,
         NICMACPinning.self,
         DHCPToStatic.self,
+        KernelPrune.self,
+        BootSpaceCheck.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {
