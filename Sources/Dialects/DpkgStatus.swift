@@ -90,6 +90,12 @@ public struct DpkgRelation: Sendable, Equatable {
     public var architecture: String?
     public var constraint: (op: Operator, version: String)?
 
+    public init(name: String, architecture: String? = nil, constraint: (op: Operator, version: String)? = nil) {
+        self.name = name
+        self.architecture = architecture
+        self.constraint = constraint
+    }
+
     public static func == (lhs: DpkgRelation, rhs: DpkgRelation) -> Bool {
         lhs.name == rhs.name && lhs.architecture == rhs.architecture && lhs.constraint?.op == rhs.constraint?.op
             && lhs.constraint?.version == rhs.constraint?.version
