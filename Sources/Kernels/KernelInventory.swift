@@ -302,16 +302,24 @@ public struct DependencyView: Sendable {
             if database == .rpm && requirement.name.hasPrefix("/") && package.files.contains(requirement.name) { return true }
             return package.provides.contains { provided in
                 guard provided.name == requirement.name else { return false }
-                if database == .rpm || requirement.op == nil { return true }
-                // dpkg: an unversioned Provides satisfies no versioned dependency (deb-control(5)).
-                return provided.version.map { matches($0, requirement) } ?? false
+                if requirement.op == nil { return true }
+                // dpkg: an unversioned Provides satisfies no versioned dependency (deb-control(5));
+                // rpm: it satisfies every version.
+                return provided.version.map { matches($0, requirement) } ?? (database == .rpm)
             }
         }
     }
 
     private func matches(_ version: String, _ requirement: Requirement) -> Bool {
-        guard database == .dpkg, let op = requirement.op, let wanted = requirement.version else { return true }
-        let order = PackageVersion.compareDpkg(version, wanted)
+        guard let op = requirement.op, let wanted = requirement.version else { return true }
+        let order: Int
+        if database == .rpm {
+            // rpm compares the release only when the requirement names one.
+            let have = wanted.contains("-") ? version : String(version.split(separator: "-").first ?? "")
+            order = PackageVersion.compareRPM(have, wanted)
+        } else {
+            order = PackageVersion.compareDpkg(version, wanted)
+        }
         switch op {
         case "<<": return order < 0
         case "<=": return order <= 0

@@ -25,7 +25,8 @@ enum RPMKernels {
 
     static func read(run: (_ argv: [String]) throws -> [UInt8], root: GuestRoot) throws -> KernelInventory.PackageSource {
         // One query for every package's requirements and capabilities, one for kernel files.
-        let all = try parse(run(["rpm", "-qa", "--qf", header + "[R\t%{REQUIRENAME}\n][P\t%{PROVIDENAME}\n]"]))
+        let all = try parse(run(["rpm", "-qa", "--qf", header + "[R\t%{REQUIRENAME}\t%{REQUIREFLAGS:depflags}\t%{REQUIREVERSION}\n]"
+                    + "[P\t%{PROVIDENAME}\t%{PROVIDEFLAGS:depflags}\t%{PROVIDEVERSION}\n]"]))
         let kernels = all.filter { isKernelFamily($0.package.name) }
         var withFiles: [String: [String]] = [:]
         if !kernels.isEmpty {
@@ -44,8 +45,8 @@ enum RPMKernels {
             DependencyView.Package(
                 name: entry.package.name, version: entry.package.version,
                 // rpmlib() and config() requirements are rpm's own bookkeeping, met by rpm itself.
-                requires: entry.requires.filter { !$0.hasPrefix("rpmlib(") }.map { [DependencyView.Requirement(name: $0)] },
-                provides: entry.provides.map { ($0, nil) },
+                requires: entry.requires.filter { !$0.name.hasPrefix("rpmlib(") }.map { [$0] },
+                provides: entry.provides.map { ($0.name, $0.version) },
                 files: Set(withFiles[entry.package.spelled(for: .rpm)] ?? []))
         }
         return KernelInventory.PackageSource(
@@ -55,8 +56,8 @@ enum RPMKernels {
 
     struct Entry {
         var package: InstalledPackage
-        var requires: [String] = []
-        var provides: [String] = []
+        var requires: [DependencyView.Requirement] = []
+        var provides: [(name: String, version: String?)] = []
         var files: [String] = []
     }
 
@@ -79,10 +80,16 @@ enum RPMKernels {
                             name: fields[1], version: version, architecture: fields[5], installedBytes: Int(fields[6]))))
                 continue
             }
-            guard fields.count == 2, !entries.isEmpty, fields[1] != "(none)" else { continue }
+            guard fields.count >= 2, !entries.isEmpty, fields[1] != "(none)" else { continue }
+            // depflags prints " = ", " >= " …; rpm's "<" and ">" are strict, as dpkg's "<<" and ">>".
+            let op = fields.count == 4 ? fields[2].filter { "<>=".contains($0) } : ""
+            let relation = ["<": "<<", ">": ">>"][op] ?? op
+            let version = fields.count == 4 && !fields[3].isEmpty ? fields[3] : nil
             switch kind {
-            case "R": entries[entries.count - 1].requires.append(fields[1])
-            case "P": entries[entries.count - 1].provides.append(fields[1])
+            case "R":
+                entries[entries.count - 1].requires.append(
+                    DependencyView.Requirement(name: fields[1], op: relation.isEmpty ? nil : relation, version: relation.isEmpty ? nil : version))
+            case "P": entries[entries.count - 1].provides.append((fields[1], relation == "=" ? version : nil))
             case "F": entries[entries.count - 1].files.append(fields[1])
             default: break
             }

@@ -74,6 +74,8 @@ struct DummyPackage {
     var files: [String: Int] = [:]
     var depends: String?
     var postrm: String?
+    /// rpm only: extra capabilities.
+    var provides: String?
 }
 
 extension KernelGuest {
@@ -115,5 +117,45 @@ extension KernelGuest {
             debs.append(deb)
         }
         try Support.must("dpkg", ["--root", root.path, "--install"] + debs)
+    }
+}
+
+extension KernelGuest {
+    static var rpmAvailable: Bool {
+        ["/usr/bin/rpm", "/usr/bin/rpmbuild"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// The host's rpm inside the guest, with its macros and a database in /var/lib/rpm (where
+    /// RHEL keeps it; Debian's own rpm defaults to ~/.rpmdb).
+    func installRPM() throws {
+        try copyProgram("/usr/bin/rpm")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("usr/lib"), withIntermediateDirectories: true)
+        try Support.must("cp", ["-a", "/usr/lib/rpm", root.appendingPathComponent("usr/lib/rpm").path])
+        try write("%_dbpath /var/lib/rpm\n", to: "etc/rpm/macros")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("var/lib/rpm"), withIntermediateDirectories: true)
+    }
+
+    /// Builds noarch packages with rpmbuild and installs them with the host's rpm --root.
+    func installRPMs(_ packages: [DummyPackage]) throws {
+        let top = self.top.appendingPathComponent("rpmbuild")
+        var built: [String] = []
+        for package in packages {
+            let dash = package.version.lastIndex(of: "-")!
+            let version = package.version[..<dash]
+            let release = package.version[package.version.index(after: dash)...]
+            var spec = "Name: \(package.name)\nVersion: \(version)\nRelease: \(release)\nSummary: dummy\nLicense: none\nBuildArch: noarch\nAutoReqProv: no\n"
+            if let depends = package.depends { spec += "Requires: \(depends)\n" }
+            if let provides = package.provides { spec += "Provides: \(provides)\n" }
+            spec += "%description\ndummy\n%install\n"
+            for (path, size) in package.files.sorted(by: { $0.key < $1.key }) {
+                spec += "mkdir -p $(dirname %{buildroot}/\(path)) && head -c \(size) /dev/zero > %{buildroot}/\(path)\n"
+            }
+            spec += "%files\n" + package.files.keys.sorted().map { "/\($0)\n" }.joined()
+            let specFile = top.appendingPathComponent("\(package.name)-\(package.version).spec")
+            try Support.write(spec, to: specFile)
+            try Support.must("rpmbuild", ["--define", "_topdir \(top.path)", "--quiet", "-bb", specFile.path])
+            built.append(top.appendingPathComponent("RPMS/noarch/\(package.name)-\(package.version).noarch.rpm").path)
+        }
+        try Support.must("rpm", ["--root", root.path, "--dbpath", "/var/lib/rpm", "--force-debian", "-i"] + built)
     }
 }

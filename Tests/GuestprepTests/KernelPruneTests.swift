@@ -141,4 +141,52 @@ struct KernelPruneTests {
         #expect(plan.changes.isEmpty)
         #expect(plan.findings.map(\.code).contains("kernels.kept"))
     }
+
+    @Test(
+        "rpm: rpm -e removes the oldest kernel's packages; a kernel an add-on module requires stays",
+        .enabled(if: KernelGuest.rpmAvailable, "needs rpm and rpmbuild (Debian's rpm package; make deps installs it)"))
+    func rpm() throws {
+        let guest = try KernelGuest("rpm", osRelease: "ID=rocky\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=9.3\n")
+        defer { guest.cleanUp() }
+        try guest.installRPM()
+        var packages: [DummyPackage] = []
+        for build in ["70.13.1.el9_0", "162.6.1.el9_1", "362.8.1.el9_3"] {
+            let release = "5.14.0-\(build).noarch"
+            packages.append(
+                DummyPackage(
+                    name: "kernel-core", version: "5.14.0-\(build)",
+                    files: ["boot/vmlinuz-\(release)": 8192, "lib/modules/\(release)/vmlinuz": 8192],
+                    provides: "kernel-uname-r = \(release)"))
+            packages.append(
+                DummyPackage(
+                    name: "kernel-modules", version: "5.14.0-\(build)", files: ["lib/modules/\(release)/kernel/dummy.ko": 4096],
+                    depends: "kernel-uname-r = \(release)"))
+        }
+        packages.append(DummyPackage(name: "acme-kmod", version: "1.0-1", depends: "kernel-uname-r = 5.14.0-162.6.1.el9_1.noarch"))
+        try guest.installRPMs(packages)
+        for build in ["70.13.1.el9_0", "162.6.1.el9_1", "362.8.1.el9_3"] {
+            try guest.write(KernelGuest.filler(30000), to: "boot/initramfs-5.14.0-\(build).noarch.img")
+        }
+
+        let (root, plan) = try Self.plan(guest, keep: 1)
+        #expect(plan.failures.isEmpty, "\(plan.failures)")
+        #expect(plan.changes.compactMap(\.command).map(\.argv) == [
+            ["rpm", "-e", "kernel-core-5.14.0-70.13.1.el9_0.noarch", "kernel-modules-5.14.0-70.13.1.el9_0.noarch"]
+        ])
+        #expect(plan.findings.first { $0.code == "kernels.needed" }?.message.contains("acme-kmod") == true)
+
+        _ = try Applier(root: root, tool: "test", runner: ChrootExecutor(root: root)).apply(plan)
+        let left = try Support.must("rpm", ["--root", guest.root.path, "--dbpath", "/var/lib/rpm", "-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}\n"])
+        #expect(left.split(separator: "\n").sorted() == [
+            "acme-kmod-1.0-1", "kernel-core-5.14.0-162.6.1.el9_1", "kernel-core-5.14.0-362.8.1.el9_3", "kernel-modules-5.14.0-162.6.1.el9_1",
+            "kernel-modules-5.14.0-362.8.1.el9_3",
+        ])
+        let verify = try Support.run("rpm", ["--root", guest.root.path, "--dbpath", "/var/lib/rpm", "-Va", "--nofiles"])
+        #expect(verify.status == 0 && verify.stdout.isEmpty, "\(verify.stdout)\(verify.stderr)")
+        // The dummy packages own the files, not the directories rpmbuild made for them.
+        for gone in ["boot/vmlinuz-", "lib/modules/5.14.0-70.13.1.el9_0.noarch/vmlinuz", "lib/modules/5.14.0-70.13.1.el9_0.noarch/kernel/dummy.ko"] {
+            #expect(!guest.exists(gone.hasSuffix("-") ? gone + "5.14.0-70.13.1.el9_0.noarch" : gone), "\(gone)")
+        }
+        #expect(guest.exists("boot/vmlinuz-5.14.0-162.6.1.el9_1.noarch") && guest.exists("boot/vmlinuz-5.14.0-362.8.1.el9_3.noarch"))
+    }
 }
