@@ -25,8 +25,12 @@ enum RPMKernels {
 
     static func read(run: (_ argv: [String]) throws -> [UInt8], root: GuestRoot) throws -> KernelInventory.PackageSource {
         // One query for every package's requirements and capabilities, one for kernel files.
-        let all = try parse(run(["rpm", "-qa", "--qf", header + "[R\t%{REQUIRENAME}\t%{REQUIREFLAGS:depflags}\t%{REQUIREVERSION}\n]"
-                    + "[P\t%{PROVIDENAME}\t%{PROVIDEFLAGS:depflags}\t%{PROVIDEVERSION}\n]"]))
+        let all = try parse(
+            run([
+                "rpm", "-qa", "--qf",
+                header + "[R\t%{REQUIRENAME}\t%{REQUIREFLAGS:depflags}\t%{REQUIREVERSION}\n]"
+                    + "[P\t%{PROVIDENAME}\t%{PROVIDEFLAGS:depflags}\t%{PROVIDEVERSION}\n]",
+            ]))
         let kernels = all.filter { isKernelFamily($0.package.name) }
         var withFiles: [String: [String]] = [:]
         if !kernels.isEmpty {
@@ -88,7 +92,8 @@ enum RPMKernels {
             switch kind {
             case "R":
                 entries[entries.count - 1].requires.append(
-                    DependencyView.Requirement(name: fields[1], op: relation.isEmpty ? nil : relation, version: relation.isEmpty ? nil : version))
+                    DependencyView.Requirement(
+                        name: fields[1], op: relation.isEmpty ? nil : relation, version: relation.isEmpty ? nil : version))
             case "P": entries[entries.count - 1].provides.append((fields[1], relation == "=" ? version : nil))
             case "F": entries[entries.count - 1].files.append(fields[1])
             default: break

@@ -143,7 +143,8 @@ extension KernelGuest {
             let dash = package.version.lastIndex(of: "-")!
             let version = package.version[..<dash]
             let release = package.version[package.version.index(after: dash)...]
-            var spec = "Name: \(package.name)\nVersion: \(version)\nRelease: \(release)\nSummary: dummy\nLicense: none\nBuildArch: noarch\nAutoReqProv: no\n"
+            var spec =
+                "Name: \(package.name)\nVersion: \(version)\nRelease: \(release)\nSummary: dummy\nLicense: none\nBuildArch: noarch\nAutoReqProv: no\n"
             if let depends = package.depends { spec += "Requires: \(depends)\n" }
             if let provides = package.provides { spec += "Provides: \(provides)\n" }
             spec += "%description\ndummy\n%install\n"

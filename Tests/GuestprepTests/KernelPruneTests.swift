@@ -170,21 +170,27 @@ struct KernelPruneTests {
 
         let (root, plan) = try Self.plan(guest, keep: 1)
         #expect(plan.failures.isEmpty, "\(plan.failures)")
-        #expect(plan.changes.compactMap(\.command).map(\.argv) == [
-            ["rpm", "-e", "kernel-core-5.14.0-70.13.1.el9_0.noarch", "kernel-modules-5.14.0-70.13.1.el9_0.noarch"]
-        ])
+        #expect(
+            plan.changes.compactMap(\.command).map(\.argv) == [
+                ["rpm", "-e", "kernel-core-5.14.0-70.13.1.el9_0.noarch", "kernel-modules-5.14.0-70.13.1.el9_0.noarch"]
+            ])
         #expect(plan.findings.first { $0.code == "kernels.needed" }?.message.contains("acme-kmod") == true)
 
         _ = try Applier(root: root, tool: "test", runner: ChrootExecutor(root: root)).apply(plan)
-        let left = try Support.must("rpm", ["--root", guest.root.path, "--dbpath", "/var/lib/rpm", "-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}\n"])
-        #expect(left.split(separator: "\n").sorted() == [
-            "acme-kmod-1.0-1", "kernel-core-5.14.0-162.6.1.el9_1", "kernel-core-5.14.0-362.8.1.el9_3", "kernel-modules-5.14.0-162.6.1.el9_1",
-            "kernel-modules-5.14.0-362.8.1.el9_3",
-        ])
+        let left = try Support.must(
+            "rpm", ["--root", guest.root.path, "--dbpath", "/var/lib/rpm", "-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}\n"])
+        #expect(
+            left.split(separator: "\n").sorted() == [
+                "acme-kmod-1.0-1", "kernel-core-5.14.0-162.6.1.el9_1", "kernel-core-5.14.0-362.8.1.el9_3",
+                "kernel-modules-5.14.0-162.6.1.el9_1",
+                "kernel-modules-5.14.0-362.8.1.el9_3",
+            ])
         let verify = try Support.run("rpm", ["--root", guest.root.path, "--dbpath", "/var/lib/rpm", "-Va", "--nofiles"])
         #expect(verify.status == 0 && verify.stdout.isEmpty, "\(verify.stdout)\(verify.stderr)")
         // The dummy packages own the files, not the directories rpmbuild made for them.
-        for gone in ["boot/vmlinuz-", "lib/modules/5.14.0-70.13.1.el9_0.noarch/vmlinuz", "lib/modules/5.14.0-70.13.1.el9_0.noarch/kernel/dummy.ko"] {
+        for gone in [
+            "boot/vmlinuz-", "lib/modules/5.14.0-70.13.1.el9_0.noarch/vmlinuz", "lib/modules/5.14.0-70.13.1.el9_0.noarch/kernel/dummy.ko",
+        ] {
             #expect(!guest.exists(gone.hasSuffix("-") ? gone + "5.14.0-70.13.1.el9_0.noarch" : gone), "\(gone)")
         }
         #expect(guest.exists("boot/vmlinuz-5.14.0-162.6.1.el9_1.noarch") && guest.exists("boot/vmlinuz-5.14.0-362.8.1.el9_3.noarch"))
