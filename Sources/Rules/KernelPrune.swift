@@ -110,27 +110,24 @@ public struct KernelPrune: Rule {
     }
 
     static func reportOrphans(_ inventory: KernelInventory, context: RuleContext) {
-        for path in inventory.unpackagedImages where inventory.database != nil {
-            context.report(
-                Finding(
-                    rule: id, code: "kernels.orphan-file", severity: .warning,
-                    message: "kernel image that no package owns: left alone (and kept); remove it by hand if it is not needed",
-                    path: context.root.display(path)))
-        }
-        for path in inventory.orphanInitramfs {
-            context.report(
-                Finding(
-                    rule: id, code: "kernels.orphan-file", severity: .warning,
-                    message: "initramfs image without its kernel image: left alone; remove it by hand to free space in /boot",
-                    path: context.root.display(path)))
-        }
-        for path in inventory.orphanModules {
-            context.report(
-                Finding(
-                    rule: id, code: "kernels.orphan-modules", severity: .warning,
-                    message:
-                        "module directory without a kernel image or package: left alone; dracut --regenerate-all would try to build an image for it, so remove it by hand",
-                    path: context.root.display(path)))
+        let orphans: [(paths: [GuestPath], code: String, message: String)] = [
+            (
+                inventory.database == nil ? [] : inventory.unpackagedImages, "kernels.orphan-file",
+                "kernel image that no package owns: left alone (and kept); remove it by hand if it is not needed"
+            ),
+            (
+                inventory.orphanInitramfs, "kernels.orphan-file",
+                "initramfs image without its kernel image: left alone; remove it by hand to free space in /boot"
+            ),
+            (
+                inventory.orphanModules, "kernels.orphan-modules",
+                "module directory without a kernel image or package: left alone; dracut --regenerate-all would try to build an image for it, so remove it by hand"
+            ),
+        ]
+        for (paths, code, message) in orphans {
+            for path in paths {
+                context.report(Finding(rule: id, code: code, severity: .warning, message: message, path: context.root.display(path)))
+            }
         }
         for package in inventory.unsettledPackages {
             context.report(
