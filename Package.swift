@@ -4,7 +4,7 @@ import PackageDescription
 // Layers, bottom to top; each module imports only modules below it, and declares exactly those
 // (`make test` builds with --explicit-target-dependency-import-check error):
 //   C bindings → GuestprepCore → GuestFS, BlockProbe, MountTable, HostProcess → Executor, Dialects → GuestFacts
-//   → Rules → Planning → Journal (guest files only) → Apply → GuestprepCLI → guestprep
+//   → Kernels → Rules → Planning → Journal (guest files only) → Apply → GuestprepCLI → guestprep
 let package = Package(
     name: "guestprep",
     platforms: [.macOS(.v13)],
@@ -49,11 +49,14 @@ let package = Package(
         .target(name: "Network", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts", "Yams"]),
         // The running system's network links through libudev and ethtool: name, MACs, driver, bus, kind.
         .target(name: "LinkProbe", dependencies: ["GuestprepCore", "Network", "CUdev", "CGuestprepShim"]),
+        // Kernels three ways (package database, /boot, /lib/modules), version order, /boot space.
+        .target(name: "Kernels", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts"]),
         // Remediations: inspect → findings → typed changes.
         .target(
             name: "Rules",
             dependencies: [
                 "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor", "Network", "LinkProbe",
+                "Kernels",
             ]),
         // Playbooks and plans (what to change, shown as diffs), saved plans.
         .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Executor", "Rules", "Yams"]),
@@ -85,7 +88,7 @@ let package = Package(
             dependencies: [
                 "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "GuestFacts", "Network", "LinkProbe", "Rules",
                 "Planning", "Journal", "Apply",
-                "GuestprepCLI", "CGuestprepShim", "HostProcess", "Executor", "CTestSupport",
+                "GuestprepCLI", "CGuestprepShim", "HostProcess", "Executor", "CTestSupport", "Kernels",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]
 )

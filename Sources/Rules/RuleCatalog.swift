@@ -5,6 +5,8 @@ public enum RuleCatalog {
         NICMACPinning.self,
         DHCPToStatic.self,
         MediaRepositories.self,
+        KernelPrune.self,
+        BootSpaceCheck.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {

@@ -91,6 +91,14 @@ struct CorpusRoundTripTests {
 
     static let repoFiles = Support.corpusFiles("yum") + Support.corpusFiles("zypper")
 
+    @Test("every corpus dpkg status file round-trips byte for byte", arguments: Support.corpusFiles("dpkg-status"))
+    func dpkgStatusRoundTrip(_ file: URL) throws {
+        let bytes = Array(try Data(contentsOf: file))
+        let parsed = DpkgStatusFile(bytes: bytes)
+        #expect(parsed.bytes == bytes, "\(file.lastPathComponent) did not round-trip")
+        #expect(parsed.paragraphs.allSatisfy { !$0.package.isEmpty && !$0.version.isEmpty })
+    }
+
     @Test("the corpus is present, or its absence is announced")
     func corpusPresence() {
         if !Support.corpusAvailable {
