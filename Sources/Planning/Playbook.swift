@@ -76,7 +76,9 @@ public struct Playbook: Sendable {
 
     static let topKeys = ["name", "description", "extends", "destination", "rules"]
     static let stepKeys = ["rule", "with", "enabled"]
-    static let destinationKeys = ["platform", "firmware", "keeps-macs", "guest-agent", "dhcp-typical"]
+    static let destinationKeys = [
+        "platform", "firmware", "keeps-macs", "guest-agent", "dhcp-typical", "drivers", "kernel-parameters", "cloud",
+    ]
     /// More would be a loop in all but name.
     static let maximumDepth = 8
 
@@ -302,7 +304,8 @@ public struct Playbook: Sendable {
         }
         return Destination(
             platform: platform, firmware: firmware, keepsMACs: try flag("keeps-macs"), guestAgents: try list("guest-agent") ?? [],
-            dhcpTypical: try flag("dhcp-typical"))
+            dhcpTypical: try flag("dhcp-typical"), drivers: try list("drivers") ?? [], kernelParameters: try list("kernel-parameters") ?? [],
+            cloud: try flag("cloud"))
     }
 
     /// Plain values, lists and mappings of them, nested; keys keep the playbook's order.

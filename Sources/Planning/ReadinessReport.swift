@@ -222,12 +222,16 @@ public struct ReadinessReport: Sendable {
         var keepsMACs: Bool?
         var guestAgents: [String]
         var dhcpTypical: Bool?
+        var drivers: [String]
+        var kernelParameters: [String]
+        var cloud: Bool?
 
         enum CodingKeys: String, CodingKey {
-            case platform, firmware
+            case platform, firmware, drivers, cloud
             case keepsMACs = "keeps_macs"
             case guestAgents = "guest_agents"
             case dhcpTypical = "dhcp_typical"
+            case kernelParameters = "kernel_parameters"
         }
     }
 
@@ -255,7 +259,7 @@ public struct ReadinessReport: Sendable {
                 destination: destination.map {
                     JSONDestination(
                         platform: $0.platform, firmware: $0.firmware?.map(\.rawValue), keepsMACs: $0.keepsMACs, guestAgents: $0.guestAgents,
-                        dhcpTypical: $0.dhcpTypical)
+                        dhcpTypical: $0.dhcpTypical, drivers: $0.drivers, kernelParameters: $0.kernelParameters, cloud: $0.cloud)
                 },
                 errors: plan.failures.map {
                     PlanRendering.JSONError(

@@ -18,14 +18,26 @@ public struct Destination: Sendable, Equatable {
     public var guestAgents: [String]
     /// Whether the platform's networks normally hand out addresses by DHCP.
     public var dhcpTypical: Bool?
+    /// Kernel modules the guest needs at boot there (storage and the buses under it), which the
+    /// initramfs must carry; empty when the playbook does not say.
+    public var drivers: [String]
+    /// Kernel command-line parameters the platform documents (serial console, NVMe timeouts).
+    public var kernelParameters: [String]
+    /// Whether it is a cloud that hands the guest its identity through cloud-init (a new
+    /// instance id re-runs per-instance modules); nil when the playbook does not say.
+    public var cloud: Bool?
 
     public init(
-        platform: String, firmware: [Firmware]? = nil, keepsMACs: Bool? = nil, guestAgents: [String] = [], dhcpTypical: Bool? = nil
+        platform: String, firmware: [Firmware]? = nil, keepsMACs: Bool? = nil, guestAgents: [String] = [], dhcpTypical: Bool? = nil,
+        drivers: [String] = [], kernelParameters: [String] = [], cloud: Bool? = nil
     ) {
         self.platform = platform
         self.firmware = firmware
         self.keepsMACs = keepsMACs
         self.guestAgents = guestAgents
         self.dhcpTypical = dhcpTypical
+        self.drivers = drivers
+        self.kernelParameters = kernelParameters
+        self.cloud = cloud
     }
 }
