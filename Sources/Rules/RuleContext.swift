@@ -185,7 +185,8 @@ public final class RuleContext {
 
     /// Proposes running a command in the guest (after every file change before it in the plan).
     public func proposeCommand(_ step: CommandStep, rule: String, reasons: [String]) {
-        if let index = changes.firstIndex(where: { $0.command == step }) {
+        // One run of a command serves every rule that needs it (update-grub once, not per rule).
+        if let index = changes.firstIndex(where: { $0.command?.argv == step.argv && $0.command?.undo == step.undo }) {
             if !changes[index].rules.contains(rule) { changes[index].rules.append(rule) }
             changes[index].reasons += reasons
             return
