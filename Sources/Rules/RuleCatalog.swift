@@ -4,6 +4,11 @@ public enum RuleCatalog {
         StableBlockDeviceReferences.self,
         NICMACPinning.self,
         DHCPToStatic.self,
+        Bootloader.self,
+        Firmware.self,
+        BootConfig.self,
+        BlockUdevRules.self,
+        VMwareHardwareVersionCheck.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {

@@ -16,6 +16,8 @@ public final class RuleContext {
     public let executor: (any GuestExecutor)?
     /// Live links and the admin's network hints, for the network rules.
     public let network: NetworkInputs
+    /// What the admin said about the source VM (--vmx, --ovf).
+    public let source: SourceInputs
     public private(set) var findings: [Finding] = []
     public private(set) var changes: [Change] = []
     public private(set) var setValidators: [any ChangeSetValidator] = []
@@ -25,9 +27,10 @@ public final class RuleContext {
 
     public init(
         root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, executor: (any GuestExecutor)? = nil,
-        network: NetworkInputs = NetworkInputs()
+        network: NetworkInputs = NetworkInputs(), source: SourceInputs = SourceInputs()
     ) {
         self.network = network
+        self.source = source
         self.root = root
         self.devices = devices
         self.facts = facts
