@@ -32,8 +32,7 @@ enum LiveAddressing {
         let result = try executor.run(GuestCommand(argv, timeout: .seconds(10)))
         guard result.succeeded else {
             throw GuestprepError(
-                .command,
-                "\(argv.joined(separator: " ")) failed (status \(result.status)): \(String(decoding: result.stderrBytes, as: UTF8.self))")
+                .command, "\(argv.joined(separator: " ")) failed (status \(result.status)): \(String(decoding: result.stderrBytes, as: UTF8.self))")
         }
         return result.stdoutBytes
     }
@@ -41,8 +40,7 @@ enum LiveAddressing {
     static func json(_ bytes: [UInt8]) throws -> [[String: Any]] {
         if bytes.allSatisfy({ $0 == 10 || $0 == 32 }) { return [] }
         guard let list = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [[String: Any]] else {
-            throw GuestprepError(
-                .parse, "ip -j printed something that is not a JSON list: \(String(decoding: bytes.prefix(200), as: UTF8.self))")
+            throw GuestprepError(.parse, "ip -j printed something that is not a JSON list: \(String(decoding: bytes.prefix(200), as: UTF8.self))")
         }
         return list
     }

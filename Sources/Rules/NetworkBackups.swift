@@ -71,8 +71,7 @@ enum NetworkBackups {
                 found.append(
                     Backup(
                         path: path, destination: try destination(for: path, in: context),
-                        why:
-                            "leftover backup configuring \(mentioned.joined(separator: ", ")) with its old settings: \(place.why), and one reading it would put DHCP back; moved aside, not deleted"
+                        why: "leftover backup configuring \(mentioned.joined(separator: ", ")) with its old settings: \(place.why), and one reading it would put DHCP back; moved aside, not deleted"
                     ))
             }
         }

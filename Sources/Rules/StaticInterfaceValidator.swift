@@ -16,8 +16,7 @@ struct StaticInterfaceValidator: ChangeValidator {
         let files = SingleFile(path: path, bytes: proposed, alias: stack == .ifupdown ? IfupdownDialect.mainFile : nil)
         let configs = try NetworkDialects.dialect(for: stack).interfaces(in: files).filter { $0.name?.value == interface }
         guard !configs.isEmpty else {
-            throw GuestprepError(
-                .validation, "\(interface) is no longer configured in this file after converting it to static", path: shown)
+            throw GuestprepError(.validation, "\(interface) is no longer configured in this file after converting it to static", path: shown)
         }
         for config in configs {
             guard config.ipv4?.value == .static else {

@@ -39,16 +39,14 @@ enum StaticSettingsSource {
                     context.report(
                         Finding(
                             rule: rule, code: "dhcp.live-unknown", severity: .warning,
-                            message:
-                                "could not read \(name)'s addresses from the running system (\(error.message)); pass --address \(name)=ADDRESS/PREFIX,gw=…,dns=… to be sure",
+                            message: "could not read \(name)'s addresses from the running system (\(error.message)); pass --address \(name)=ADDRESS/PREFIX,gw=…,dns=… to be sure",
                             path: location?.path.description, line: location?.line))
                 }
             } else {
                 context.report(
                     Finding(
                         rule: rule, code: "dhcp.live-unknown", severity: .warning,
-                        message:
-                            "no command runner to read \(name)'s addresses from the running system; falling back to its leases, or pass --address \(name)=ADDRESS/PREFIX,gw=…,dns=…",
+                        message: "no command runner to read \(name)'s addresses from the running system; falling back to its leases, or pass --address \(name)=ADDRESS/PREFIX,gw=…,dns=…",
                         path: location?.path.description, line: location?.line))
             }
         }
@@ -60,8 +58,7 @@ enum StaticSettingsSource {
                 context.report(
                     Finding(
                         rule: rule, code: "dhcp.lease-expired", severity: .warning,
-                        message:
-                            "\(name): the newest lease expired \(lease.expiry!), long ago; \(address) may belong to another machine now — check it, or pass --address \(name)=…",
+                        message: "\(name): the newest lease expired \(lease.expiry!), long ago; \(address) may belong to another machine now — check it, or pass --address \(name)=…",
                         path: lease.location.path.description, line: lease.location.line))
             }
         }
