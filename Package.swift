@@ -51,7 +51,10 @@ let package = Package(
         .target(name: "LinkProbe", dependencies: ["GuestprepCore", "Network", "CUdev", "CGuestprepShim"]),
         // Remediations: inspect → findings → typed changes.
         .target(
-            name: "Rules", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor", "Network", "LinkProbe"]),
+            name: "Rules",
+            dependencies: [
+                "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor", "Network", "LinkProbe",
+            ]),
         // Playbooks and plans (what to change, shown as diffs), saved plans.
         .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Executor", "Rules", "Yams"]),
         // Write-ahead journal records, run directories, history: guest files only.
@@ -62,9 +65,17 @@ let package = Package(
         .target(
             name: "GuestprepCLI",
             dependencies: [
-                "GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "HostProcess", "Executor", "Network", "LinkProbe", "Rules", "Planning",
+                "GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "HostProcess", "Executor", "Network", "LinkProbe", "Rules",
+                "Planning",
                 "Journal", "Apply", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ], resources: [.embedInCode("Resources/default.yaml")]),
+            ],
+            // Every shipped playbook (each a symlink to playbooks/), so the binary needs nothing beside it.
+            resources: [
+                .embedInCode("Resources/aws.yaml"), .embedInCode("Resources/azure.yaml"), .embedInCode("Resources/default.yaml"),
+                .embedInCode("Resources/hyperv.yaml"), .embedInCode("Resources/kubevirt.yaml"), .embedInCode("Resources/linux-kvm.yaml"),
+                .embedInCode("Resources/lxd.yaml"), .embedInCode("Resources/oci.yaml"), .embedInCode("Resources/olvm.yaml"),
+                .embedInCode("Resources/openstack.yaml"), .embedInCode("Resources/oracle-pca.yaml"), .embedInCode("Resources/vmware.yaml"),
+            ]),
         .executableTarget(name: "guestprep", dependencies: ["GuestprepCLI"]),
 
         // Test-only C helpers (pseudo-terminals).
@@ -72,7 +83,8 @@ let package = Package(
         .testTarget(
             name: "GuestprepTests",
             dependencies: [
-                "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "GuestFacts", "Network", "LinkProbe", "Rules", "Planning", "Journal", "Apply",
+                "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "GuestFacts", "Network", "LinkProbe", "Rules",
+                "Planning", "Journal", "Apply",
                 "GuestprepCLI", "CGuestprepShim", "HostProcess", "Executor", "CTestSupport",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]

@@ -1,16 +1,20 @@
 import GuestprepCore
 
-/// An INI-style file (`[Section]`, `Key=Value`) as GLib's key files (NetworkManager) and systemd's
-/// unit-style files (.network, .link) write it, parsed losslessly: comments, blank lines,
+/// An INI-style file (`[Section]`, `Key=Value`) as GLib's key files (NetworkManager), systemd's
+/// unit-style files (.network, .link) and yum/zypper `.repo` files write it, parsed losslessly: comments, blank lines,
 /// duplicate sections and keys, white space around `=`, CRLF and a missing final newline all
 /// survive, and an edit rewrites only the lines it changes.
 public struct IniFile: Sendable {
-    /// The two readers differ in comments and continuation lines.
+    /// The readers differ in comments and continuation lines.
     public enum Syntax: Sendable {
         /// GLib key files (nm-settings-keyfile(5)): `#` comments only, no continuation lines.
         case keyfile
         /// systemd.syntax(7): `#` and `;` comments, a trailing `\` continues the value on the next line.
         case systemd
+        /// yum/dnf and zypper `.repo` files (dnf.conf(5), libzypp's IniParser): `#` and `;`
+        /// comments; a line that starts with a blank continues the value above (a `baseurl` of
+        /// several URLs, one per line).
+        case repo
     }
 
     public let syntax: Syntax
@@ -39,6 +43,8 @@ public struct IniFile: Sendable {
         public var lineCount: Int
         /// Byte range of the value in the first line's content, when the value sits on one line.
         public var valueRange: Range<Int>?
+        /// Offset in the first line's content just after the `=`.
+        public var valueStart: Int
         public var lineNumber: Int { index + 1 }
     }
 
@@ -74,6 +80,14 @@ public struct IniFile: Sendable {
     }
 
     public func hasSection(_ name: String) -> Bool { sections.contains { $0.name == name } }
+
+    /// The value of an assignment as a list of words split at blanks and `extraSeparators` (a
+    /// `.repo` `baseurl` of several URLs), each with where its bytes sit.
+    public func listValue(of entry: Entry, extraSeparators: Set<UInt8> = []) -> ListValue {
+        ListValue(
+            lines: lines, first: entry.index, count: entry.lineCount, valueStart: entry.valueStart, extraSeparators: extraSeparators,
+            commentStarts: commentStarts)
+    }
 
     // MARK: Editing
 
@@ -114,6 +128,26 @@ public struct IniFile: Sendable {
         removeLines(entries(section, key).map { $0.index..<($0.index + $0.lineCount) })
     }
 
+    /// Takes words out of an assignment's value (see `ListValue.removing`); the rest of the file
+    /// stays byte-identical.
+    public mutating func removeWords(_ words: Set<ListValue.Word>, of entry: Entry, extraSeparators: Set<UInt8> = []) {
+        lines = listValue(of: entry, extraSeparators: extraSeparators).removing(words, from: lines)
+        reparse()
+    }
+
+    /// Replaces the value of one assignment (white space around `=` kept).
+    public mutating func setValue(of entry: Entry, to value: String) {
+        replaceValue(of: entry, with: value)
+    }
+
+    /// Turns an assignment into comment lines: `#` before each of its lines, nothing else changed.
+    public mutating func commentOut(_ entry: Entry) {
+        for index in entry.index..<(entry.index + entry.lineCount) {
+            lines[index].content.insert(UInt8(ascii: "#"), at: 0)
+        }
+        reparse()
+    }
+
     /// Appends `[name]` at the end of the file, after a blank line when the file does not end in one.
     public mutating func addSection(_ name: String) {
         var added: [String] = []
@@ -123,10 +157,6 @@ public struct IniFile: Sendable {
     }
 
     // MARK: Internals
-
-    private var newline: [UInt8] {
-        lines.first { !$0.terminator.isEmpty }?.terminator ?? [UInt8(ascii: "\n")]
-    }
 
     private mutating func replaceValue(of entry: Entry, with value: String) {
         if let range = entry.valueRange {
@@ -156,15 +186,9 @@ public struct IniFile: Sendable {
 
     /// Inserts lines after line `index` (-1: at the start). A file without a final newline keeps
     /// having none: the line before gets the file's newline, the new last line none.
-    private mutating func insertLines(_ texts: [String], after index: Int) {
+    public mutating func insertLines(_ texts: [String], after index: Int) {
         guard !texts.isEmpty else { return }
-        let nl = newline
-        var new = texts.map { TextLine(content: Array($0.utf8), terminator: nl) }
-        if index >= 0, lines[index].terminator.isEmpty {
-            lines[index].terminator = nl
-            new[new.count - 1].terminator = []
-        }
-        lines.insert(contentsOf: new, at: index + 1)
+        lines.insertTextLines(texts, after: index)
         reparse()
     }
 
@@ -181,8 +205,10 @@ public struct IniFile: Sendable {
         return isCommentStart(content[first])
     }
 
-    private func isCommentStart(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: "#") || (syntax == .systemd && byte == UInt8(ascii: ";"))
+    private func isCommentStart(_ byte: UInt8) -> Bool { commentStarts.contains(byte) }
+
+    private var commentStarts: Set<UInt8> {
+        syntax == .keyfile ? [UInt8(ascii: "#")] : [UInt8(ascii: "#"), UInt8(ascii: ";")]
     }
 
     static func isSpace(_ byte: UInt8) -> Bool { byte.isBlank || byte == 0x0D || byte == 0x0B || byte == 0x0C }
@@ -226,9 +252,22 @@ public struct IniFile: Sendable {
             var value = String(decoding: content[valueRange], as: UTF8.self)
             var count = 1
             var single: Range<Int>? = valueRange
-            // systemd.syntax(7): a trailing backslash joins the next line, the backslash read as a
-            // space; comment lines inside the continuation are skipped.
-            if syntax == .systemd, value.hasSuffix("\\") {
+            if syntax == .repo {
+                // A line starting with a blank continues the value; comment lines inside are skipped.
+                var scan = count
+                while index + scan < lines.count {
+                    let next = lines[index + scan].content
+                    let nextBody = Self.trimmed(next[...])
+                    guard let head = next.first, Self.isSpace(head), !nextBody.isEmpty else { break }
+                    scan += 1
+                    if isCommentStart(next[nextBody.lowerBound]) { continue }
+                    value += (value.isEmpty ? "" : " ") + String(decoding: next[nextBody], as: UTF8.self)
+                    single = nil
+                    count = scan
+                }
+            } else if syntax == .systemd, value.hasSuffix("\\") {
+                // systemd.syntax(7): a trailing backslash joins the next line, the backslash read as a
+                // space; comment lines inside the continuation are skipped.
                 single = nil
                 value.removeLast()
                 while index + count < lines.count {
@@ -246,7 +285,10 @@ public struct IniFile: Sendable {
                 }
                 value = String(value.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
             }
-            entries.append(Entry(section: current, key: key, value: value, index: index, lineCount: count, valueRange: single))
+            entries.append(
+                Entry(
+                    section: current, key: key, value: value, index: index, lineCount: count, valueRange: single,
+                    valueStart: equals + 1))
             index += count
         }
     }

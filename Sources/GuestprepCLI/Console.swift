@@ -12,6 +12,8 @@ public protocol Console: Sendable {
     func err(_ text: String)
     /// Whether stdin is a terminal a person can answer a question on.
     var isInteractive: Bool { get }
+    /// Whether stdout is a terminal, where colour may be used.
+    var isOutputTerminal: Bool { get }
     func readLine() -> String?
 }
 
@@ -37,6 +39,8 @@ public struct StandardConsole: Console {
     }
 
     public var isInteractive: Bool { isatty(STDIN_FILENO) == 1 }
+
+    public var isOutputTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
 
     public func readLine() -> String? { Swift.readLine() }
 }
@@ -68,6 +72,9 @@ public enum CommandEnvironment {
 }
 
 extension Console {
+    /// Consoles that are not a terminal (tests, pipes) get no colour.
+    public var isOutputTerminal: Bool { false }
+
     /// Prints text for people, with control bytes and invalid UTF-8 from guest files escaped so
     /// they cannot move the cursor, clear the screen or forge a prompt.
     func show(_ text: String) {

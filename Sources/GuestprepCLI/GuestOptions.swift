@@ -104,8 +104,26 @@ struct PlaybookOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("A shipped playbook's name, or a playbook file (default: default).", valueName: "NAME|FILE"))
     var playbook: String?
 
+    @Option(
+        name: .customLong("to"),
+        help: ArgumentHelp(
+            "The destination platform: its shipped playbook (aws, azure, openstack, vmware, hyperv, olvm, kubevirt, oci, oracle-pca, lxd, linux-kvm; see 'guestprep playbooks').",
+            valueName: "PLATFORM"))
+    var destination: String?
+
+    func validate() throws {
+        if playbook != nil && destination != nil {
+            throw GuestprepError(
+                .usage, "--to and --playbook both choose the playbook; give one (a playbook of your own can say 'extends: PLATFORM')")
+        }
+        if let destination, PlaybookLibrary.builtIn[destination] == nil || destination == "default" {
+            throw GuestprepError(
+                .usage, "no destination playbook '\(destination)'; shipped: \(PlaybookLibrary.destinations.joined(separator: ", "))")
+        }
+    }
+
     func load() throws -> Playbook {
-        try PlaybookLibrary.load(playbook ?? "default")
+        try PlaybookLibrary.load(destination ?? playbook ?? "default")
     }
 }
 
@@ -115,31 +133,64 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// Playbooks built into the binary, so it works with nothing beside it.
 enum PlaybookLibrary {
-    static let builtIn: [String: [UInt8]] = ["default": PackageResources.default_yaml]
+    static let builtIn: [String: [UInt8]] = [
+        "default": PackageResources.default_yaml, "aws": PackageResources.aws_yaml, "azure": PackageResources.azure_yaml,
+        "openstack": PackageResources.openstack_yaml, "vmware": PackageResources.vmware_yaml, "hyperv": PackageResources.hyperv_yaml,
+        "olvm": PackageResources.olvm_yaml, "kubevirt": PackageResources.kubevirt_yaml, "oci": PackageResources.oci_yaml,
+        "oracle-pca": PackageResources.oracle_pca_yaml, "lxd": PackageResources.lxd_yaml, "linux-kvm": PackageResources.linux_kvm_yaml,
+    ]
 
-    /// A playbook saved inside a plan file, parsed again exactly as it was.
+    /// The destination playbooks, by name.
+    static var destinations: [String] { builtIn.keys.filter { $0 != "default" }.sorted() }
+
+    /// A playbook saved inside a plan file, parsed again exactly as it was, with the playbooks
+    /// it extended as they were then.
     static func replay(_ saved: SavedPlan, from path: String) throws -> Playbook {
-        try Playbook.parse(saved.playbookText, source: "\(saved.playbookSource) (saved in \(path))")
+        try Playbook.parse(saved.playbookText, source: "\(saved.playbookSource) (saved in \(path))") { reference, from in
+            guard let parent = saved.playbookParents.first(where: { $0.reference == reference }) else {
+                throw GuestprepError(.usage, "extends '\(reference)', which the saved plan does not hold", path: path)
+            }
+            return parent
+        }
     }
 
     static func load(_ nameOrFile: String) throws -> Playbook {
-        let looksLikeFile = nameOrFile.contains("/") || nameOrFile.hasSuffix(".yaml") || nameOrFile.hasSuffix(".yml")
-        if !looksLikeFile, let shipped = builtIn[nameOrFile] {
-            return try Playbook.parse(String(decoding: shipped, as: UTF8.self), source: "playbooks/\(nameOrFile).yaml (built in)")
+        let document = try self.document(nameOrFile, from: nil)
+        return try Playbook.parse(document.text, source: document.source) { reference, from in
+            try self.document(reference, from: from)
         }
-        guard FileManager.default.fileExists(atPath: nameOrFile) else {
-            if looksLikeFile {
-                throw GuestprepError(.notFound, "playbook file not found", path: nameOrFile)
+    }
+
+    static func isFileReference(_ reference: String) -> Bool {
+        reference.contains("/") || reference.hasSuffix(".yaml") || reference.hasSuffix(".yml")
+    }
+
+    /// A shipped playbook by name, or a file; a relative file named by `extends:` is found beside
+    /// the playbook that names it.
+    static func document(_ reference: String, from: String?) throws -> PlaybookDocument {
+        if !isFileReference(reference), let shipped = builtIn[reference] {
+            return PlaybookDocument(
+                reference: reference, source: "playbooks/\(reference).yaml (built in)", text: String(decoding: shipped, as: UTF8.self))
+        }
+        var path = reference
+        if let from, !reference.hasPrefix("/"), isFileReference(from), !from.hasSuffix("(built in)") {
+            path =
+                (from as NSString).deletingLastPathComponent.isEmpty
+                ? reference : (from as NSString).deletingLastPathComponent + "/" + reference
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            if isFileReference(reference) {
+                throw GuestprepError(.notFound, "playbook file not found", path: path)
             }
             throw GuestprepError(
                 .usage,
-                "no playbook named '\(nameOrFile)'; shipped playbooks: \(builtIn.keys.sorted().joined(separator: ", ")), or give a file path"
-            )
+                "no playbook named '\(reference)'; shipped playbooks: \(builtIn.keys.sorted().joined(separator: ", ")), or give a file path",
+                path: from)
         }
-        guard let data = FileManager.default.contents(atPath: nameOrFile) else {
-            throw GuestprepError(.io, "could not read playbook", path: nameOrFile)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw GuestprepError(.io, "could not read playbook", path: path)
         }
-        return try Playbook.parse(String(decoding: data, as: UTF8.self), source: nameOrFile)
+        return PlaybookDocument(reference: reference, source: path, text: String(decoding: data, as: UTF8.self))
     }
 }
 

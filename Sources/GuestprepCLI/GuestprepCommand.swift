@@ -15,10 +15,13 @@ public struct GuestprepCommand: ParsableCommand {
         discussion: """
             Inspect a guest (the running system, or an offline root with --root), preview the changes a \
             playbook would make (plan), apply them through a crash-safe journal (apply), and undo them \
-            (rollback). Exit status: 0 ready, 2 changes pending, 3 blockers present, 1 error.
+            (rollback); check reports readiness for a destination (--to PLATFORM). Exit status: 0 ready, 2 changes pending, 3 blockers present, 1 error.
             """,
         version: version,
-        subcommands: [InspectCommand.self, PlanCommand.self, ApplyCommand.self, RollbackCommand.self, HistoryCommand.self])
+        subcommands: [
+            InspectCommand.self, CheckCommand.self, PlanCommand.self, ApplyCommand.self, RollbackCommand.self, HistoryCommand.self,
+            PlaybooksCommand.self,
+        ])
 
     public init() {}
 

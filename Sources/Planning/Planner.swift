@@ -68,7 +68,9 @@ public enum Planner {
         root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, playbook: Playbook, executor: (any GuestExecutor)? = nil,
         network: NetworkInputs = NetworkInputs(), source: SourceInputs = SourceInputs()
     ) -> Plan {
-        let context = RuleContext(root: root, devices: devices, facts: facts, executor: executor, network: network, source: source)
+        let context = RuleContext(
+            root: root, devices: devices, facts: facts, executor: executor, network: network, destination: playbook.destination,
+            source: source)
         var failures: [RuleFailure] = []
         for step in playbook.steps {
             do {

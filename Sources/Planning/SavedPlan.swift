@@ -17,6 +17,8 @@ public struct SavedPlan: Codable, Sendable, Equatable {
     public var playbookName: String
     public var playbookSource: String
     public var playbookText: String
+    /// The playbooks it extends, nearest first, as they were when the plan was made.
+    public var playbookParents: [PlaybookDocument]
     public var changes: [ChangePrint]
 
     /// What identifies a change: enough to tell any difference in what apply would do.
@@ -42,6 +44,20 @@ public struct SavedPlan: Codable, Sendable, Equatable {
         case playbookName = "playbook_name"
         case playbookSource = "playbook_source"
         case playbookText = "playbook_text"
+        case playbookParents = "playbook_parents"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        format = try container.decode(String.self, forKey: .format)
+        created = try container.decode(String.self, forKey: .created)
+        root = try container.decode(String.self, forKey: .root)
+        playbookName = try container.decode(String.self, forKey: .playbookName)
+        playbookSource = try container.decode(String.self, forKey: .playbookSource)
+        playbookText = try container.decode(String.self, forKey: .playbookText)
+        // Plans saved before extends: existed hold no parents.
+        playbookParents = try container.decodeIfPresent([PlaybookDocument].self, forKey: .playbookParents) ?? []
+        changes = try container.decode([ChangePrint].self, forKey: .changes)
     }
 
     public init(plan: Plan, playbook: Playbook) {
@@ -51,6 +67,7 @@ public struct SavedPlan: Codable, Sendable, Equatable {
         playbookName = playbook.name
         playbookSource = playbook.source
         playbookText = playbook.text
+        playbookParents = playbook.parents
         changes = Self.fingerprint(plan.changes)
     }
 

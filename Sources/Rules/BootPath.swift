@@ -4,13 +4,11 @@ import GuestFS
 import GuestFacts
 import GuestprepCore
 
-/// Firmware a destination offers, and what a guest can boot with (playbook `supports:` values).
-public enum FirmwareMode: String, Sendable, CaseIterable, Comparable {
-    case bios
-    case uefi
-    case uefiSecureBoot = "uefi-secure-boot"
+/// Firmware a destination offers, and what a guest can boot with.
+public typealias FirmwareMode = Destination.Firmware
 
-    public static func < (lhs: FirmwareMode, rhs: FirmwareMode) -> Bool {
+extension Destination.Firmware: Comparable {
+    public static func < (lhs: Self, rhs: Self) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 }

@@ -2,24 +2,28 @@ import GuestFS
 import GuestprepCore
 
 /// BIOS, UEFI or UEFI with Secure Boot: what the guest boots with (live: the firmware running
-/// it; offline: what its disk can boot) against what the destination offers (`supports:`).
+/// it; offline: what its disk can boot) against what the destination offers: the rule's
+/// `supports:`, else the destination playbook's `firmware:`, else all three.
 public struct Firmware: Rule {
     public static let id = "firmware"
     public static let summary = "Check that the destination's firmware (BIOS, UEFI, Secure Boot) can boot the guest"
     public static let parameterNames = ["supports"]
 
-    let supports: Set<FirmwareMode>
+    /// Nil: whatever the destination playbook says.
+    let supports: Set<FirmwareMode>?
 
     /// The Secure Boot variable of the EFI global-variable GUID (UEFI spec, "Globally Defined Variables").
     static let secureBootVariable: GuestPath = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e98c0ff79aa0"
 
     public init(parameters: RuleParameters) throws {
-        let names = try parameters.list(
-            "supports", allowed: FirmwareMode.allCases.map(\.rawValue), default: FirmwareMode.allCases.map(\.rawValue))
-        supports = Set(names.compactMap(FirmwareMode.init(rawValue:)))
+        supports =
+            parameters.values["supports"] == nil
+            ? nil
+            : Set(
+                try parameters.list("supports", allowed: FirmwareMode.allCases.map(\.rawValue), default: []).compactMap(FirmwareMode.init))
     }
 
-    public init(supports: Set<FirmwareMode> = Set(FirmwareMode.allCases)) {
+    public init(supports: Set<FirmwareMode>? = nil) {
         self.supports = supports
     }
 
@@ -31,7 +35,15 @@ public struct Firmware: Rule {
         return variable?.contents.last == 1 ? .uefiSecureBoot : .uefi
     }
 
+    /// What the destination offers: this rule's parameter, the playbook's destination, or anything.
+    func offered(in context: RuleContext) -> Set<FirmwareMode> {
+        if let supports { return supports }
+        if let firmware = context.destination?.firmware { return Set(firmware) }
+        return Set(FirmwareMode.allCases)
+    }
+
     public func evaluate(in context: RuleContext) throws {
+        let supports = offered(in: context)
         let boot = try BootPath.read(in: context)
         let running = try Self.running(in: context)
         var capable = boot.capabilities

@@ -17,18 +17,21 @@ public struct NICMACPinning: Rule {
     static func linkPath(_ name: String) -> GuestPath { linkDirectory.appending("10-guestprep-\(name).link") }
 
     /// False when the destination gives the NICs new MACs: pins by MAC would then match nothing.
-    let destinationKeepsMACs: Bool
+    /// Nil: as the playbook's destination says, else true.
+    let destinationKeepsMACs: Bool?
 
     public init(parameters: RuleParameters) throws {
-        destinationKeepsMACs = try parameters.choice("destination-keeps-macs", allowed: ["true", "false"], default: "true") == "true"
+        destinationKeepsMACs =
+            parameters.values["destination-keeps-macs"] == nil
+            ? nil : try parameters.choice("destination-keeps-macs", allowed: ["true", "false"], default: "true") == "true"
     }
 
-    public init(destinationKeepsMACs: Bool = true) {
+    public init(destinationKeepsMACs: Bool? = true) {
         self.destinationKeepsMACs = destinationKeepsMACs
     }
 
     public func evaluate(in context: RuleContext) throws {
-        if destinationKeepsMACs {
+        if destinationKeepsMACs ?? context.destination?.keepsMACs ?? true {
             try pin(in: context)
         } else {
             try NICMACUnpinning.evaluate(in: context, rule: Self.id)

@@ -4,6 +4,7 @@ public enum RuleCatalog {
         StableBlockDeviceReferences.self,
         NICMACPinning.self,
         DHCPToStatic.self,
+        MediaRepositories.self,
         Bootloader.self,
         Firmware.self,
         BootConfig.self,

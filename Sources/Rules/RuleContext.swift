@@ -16,6 +16,8 @@ public final class RuleContext {
     public let executor: (any GuestExecutor)?
     /// Live links and the admin's network hints, for the network rules.
     public let network: NetworkInputs
+    /// The platform the guest moves to, when the playbook names one (`--to aws`).
+    public let destination: Destination?
     /// What the admin said about the source VM (--vmx, --ovf).
     public let source: SourceInputs
     public private(set) var findings: [Finding] = []
@@ -27,9 +29,10 @@ public final class RuleContext {
 
     public init(
         root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, executor: (any GuestExecutor)? = nil,
-        network: NetworkInputs = NetworkInputs(), source: SourceInputs = SourceInputs()
+        network: NetworkInputs = NetworkInputs(), destination: Destination? = nil, source: SourceInputs = SourceInputs()
     ) {
         self.network = network
+        self.destination = destination
         self.source = source
         self.root = root
         self.devices = devices

@@ -105,9 +105,9 @@ struct CLITests {
         #expect(try Support.guestprep(["plan", "--bogus"]).status == 1)
         #expect(try Support.guestprep(["plan", "--format", "yaml"]).status == 1)
         #expect(try Support.guestprep(["plan"] + guest.arguments + ["--disk", "sda=\(guest.disk.path)"]).status == 1)
-        let unknown = try Support.guestprep(["plan"] + guest.arguments + ["--playbook", "vmware"])
+        let unknown = try Support.guestprep(["plan"] + guest.arguments + ["--playbook", "vmwarez"])
         #expect(unknown.status == 1)
-        #expect(unknown.stderr.contains("no playbook named 'vmware'"))
+        #expect(unknown.stderr.contains("no playbook named 'vmwarez'"))
     }
 
     @Test("rollback without a terminal and without --yes refuses; --detailed-exitcode exits 1 on errors")

@@ -51,12 +51,53 @@ struct CorpusRoundTripTests {
         #expect(ShellAssignmentsFile(bytes: bytes).bytes == bytes)
     }
 
+    @Test("every corpus apt source file parses and round-trips byte for byte", arguments: Support.corpusFiles("apt"))
+    func aptRoundTrip(_ file: URL) throws {
+        let bytes = Array(try Data(contentsOf: file))
+        if file.lastPathComponent.hasSuffix(".sources") {
+            let parsed = try Deb822File(bytes: bytes, path: file.path)
+            #expect(parsed.bytes == bytes, "\(file.lastPathComponent) did not round-trip")
+            #expect(!parsed.stanzas.isEmpty)
+        } else {
+            let parsed = try AptSourcesList(bytes: bytes, path: file.path)
+            #expect(parsed.bytes == bytes, "\(file.lastPathComponent) did not round-trip")
+        }
+    }
+
+    @Test("every corpus yum/dnf and zypper .repo parses and round-trips byte for byte", arguments: Self.repoFiles)
+    func repoRoundTrip(_ file: URL) throws {
+        let bytes = Array(try Data(contentsOf: file))
+        let tool: RepoFile.Tool = file.path.contains("/zypper/") ? .zypper : .dnf
+        let parsed = try RepoFile(bytes: bytes, path: file.path, tool: tool)
+        #expect(parsed.bytes == bytes, "\(file.lastPathComponent) did not round-trip")
+        #expect(!parsed.repositories.isEmpty)
+    }
+
+    @Test("disabling every corpus repository touches only its enabled= line and the marker above it", arguments: Self.repoFiles)
+    func repoDisableTouchesOnlyEnabled(_ file: URL) throws {
+        let bytes = Array(try Data(contentsOf: file))
+        let tool: RepoFile.Tool = file.path.contains("/zypper/") ? .zypper : .dnf
+        var parsed = try RepoFile(bytes: bytes, path: file.path, tool: tool)
+        for repository in parsed.repositories.reversed() {
+            try parsed.disable(repository, marker: "# marker", path: file.path)
+        }
+        #expect(parsed.repositories.allSatisfy { !$0.isEnabled })
+        // What remains once the markers and enabled= lines are taken out is the original, line for line.
+        func rest(_ lines: [TextLine]) -> [[UInt8]] {
+            lines.map(\.content).filter { $0 != Array("# marker".utf8) && !String(decoding: $0, as: UTF8.self).hasPrefix("enabled") }
+        }
+        #expect(rest(TextLines.split(parsed.bytes)) == rest(TextLines.split(bytes)))
+    }
+
+    static let repoFiles = Support.corpusFiles("yum") + Support.corpusFiles("zypper")
+
     @Test("the corpus is present, or its absence is announced")
     func corpusPresence() {
         if !Support.corpusAvailable {
             print("NOTICE: \(Support.corpus.path) is absent; corpus round-trip tests ran on no files")
         } else {
             #expect(Self.fstabs.count >= 20)
+            #expect(Support.corpusFiles("apt").count >= 17 && Self.repoFiles.count >= 21)
         }
     }
 }
