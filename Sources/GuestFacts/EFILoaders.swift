@@ -79,10 +79,10 @@ public struct EFISystemPartitionContents: Sendable, Equatable {
 }
 
 /// Just enough of the PE/COFF format (Microsoft "PE Format") to see whether an image is signed.
-enum PEImage {
+public enum PEImage {
     /// The Certificate Table data directory (index 4) is non-empty: the image has an Authenticode
     /// signature appended. Whether the signature is valid is the firmware's business.
-    static func hasCertificateTable(_ bytes: [UInt8]) -> Bool {
+    public static func hasCertificateTable(_ bytes: [UInt8]) -> Bool {
         func le(_ offset: Int, _ count: Int) -> Int? {
             guard offset >= 0, offset + count <= bytes.count else { return nil }
             return bytes[offset..<(offset + count)].reversed().reduce(0) { $0 << 8 | Int($1) }

@@ -144,17 +144,23 @@ public enum BlockUdevClassifier {
         }
     }
 
-    /// A match that pins one piece of hardware: a literal value (not only `?*`-style globs) of an
-    /// identifying key; a kernel name only when spelt out exactly (`KERNEL=="sdb"`).
+    /// Paths and kernel names pin a device only when spelt out exactly: `ENV{ID_PATH}=="pci-*"`
+    /// or `KERNEL=="sd*"` is a whole class of devices, `ENV{ID_PATH}=="pci-0000:00:1f.2-ata-1"` one slot.
+    static let exactOnlyProperties: Set<String> = ["ID_PATH", "ID_PATH_TAG"]
+
+    /// A match that pins one piece of hardware: a value with literal text (not only `?*`-style
+    /// globs) of an identifying key, such as a vendor (`Msft`), a model prefix or a serial.
     static func isIdentity(_ token: UdevToken) -> Bool {
         guard token.operator.isMatch else { return false }
         let globs: Set<Character> = ["*", "?", "[", "]", "|", "!"]
         let literal = token.value.contains { !globs.contains($0) }
+        let exact = !token.value.isEmpty && !token.value.contains(where: globs.contains)
         switch token.key {
         case "ATTRS", "ATTR": return literal && identityAttributes.contains(token.attribute ?? "")
+        case "ENV" where exactOnlyProperties.contains(token.attribute ?? ""): return exact
         case "ENV": return literal && identityProperties.contains(token.attribute ?? "")
-        case "KERNELS", "DEVPATH", "RESULT", "DRIVERS": return literal
-        case "KERNEL": return !token.value.isEmpty && !token.value.contains(where: globs.contains)
+        case "KERNELS", "RESULT", "DRIVERS": return literal
+        case "KERNEL", "DEVPATH": return exact
         default: return false
         }
     }

@@ -23,13 +23,15 @@ public struct BootConfig: Rule {
     public init() {}
 
     public func evaluate(in context: RuleContext) throws {
-        let fixed = try fixDefaultGrub(in: context)
+        let (fixed, edited) = try fixDefaultGrub(in: context)
         var regenerates = false
+        // Whichever rule changed /etc/default/grub, grub.cfg must follow; a missing tool is
+        // reported here only for this rule's edits (the others remind of it themselves).
         if let original = try context.root.readFile(KernelCommandLine.defaultGrub),
             let planned = try context.read(KernelCommandLine.defaultGrub), planned.contents != original.contents
         {
             regenerates = try GrubRegeneration.plan(
-                in: context, rule: Self.id, why: "the kernel gets the command line as planned in /etc/default/grub")
+                in: context, rule: Self.id, why: "the kernel gets the command line as planned in /etc/default/grub", reportMissing: edited)
         }
         try reportGenerated(in: context, regenerates: regenerates && fixed)
         try reportBLS(in: context)
@@ -39,9 +41,9 @@ public struct BootConfig: Rule {
     // MARK: /etc/default/grub
 
     /// Rewrites what it can; returns whether /etc/default/grub, as planned, leaves grub-mkconfig
-    /// nothing that names a device by hardware path.
-    private func fixDefaultGrub(in context: RuleContext) throws -> Bool {
-        guard let file = try context.read(KernelCommandLine.defaultGrub) else { return true }
+    /// nothing that names a device by hardware path, and whether this rule changed it.
+    private func fixDefaultGrub(in context: RuleContext) throws -> (clean: Bool, edited: Bool) {
+        guard let file = try context.read(KernelCommandLine.defaultGrub) else { return (true, false) }
         let shown = file.path.description
         var config = ShellAssignmentsFile(bytes: file.contents)
         var edits: [(index: Int, range: Range<Int>, text: String)] = []
@@ -105,7 +107,7 @@ public struct BootConfig: Rule {
                 }
             }
         }
-        guard !edits.isEmpty else { return clean }
+        guard !edits.isEmpty else { return (clean, false) }
         // Right to left within a line, so earlier ranges stay valid.
         for edit in edits.sorted(by: { ($0.index, $0.range.lowerBound) > ($1.index, $1.range.lowerBound) }) {
             config.replace(edit.range, inLine: edit.index, with: edit.text)
@@ -116,7 +118,7 @@ public struct BootConfig: Rule {
                 UUIDReferenceValidator(expected: expected, devices: context.devices, extract: Self.grubReferences),
                 GrubUUIDNamingValidator(),
             ])
-        return clean
+        return (clean, true)
     }
 
     static let grubReferences: UUIDReferenceValidator.Extractor = { bytes in

@@ -31,7 +31,7 @@ public struct Bootloader: Rule {
             guard let sector = boot.sector else { return }
             let table = boot.isGPT ? "GPT" : (disk.partitionTable == "dos" ? "MBR" : "unpartitioned")
             let holds = holding.map { "\(mountPoint) is on \($0.name), " } ?? ""
-            let what = "\(holds)\(table) disk \(disk.name) (\(disk.source))"
+            let what = "\(holds)\(table) disk \(disk.name)"
             let biosCode: String
             switch sector.loader {
             case .grub, .lilo: biosCode = "\(sector.loader.rawValue) boot code in its first sector"

@@ -37,8 +37,9 @@ enum GrubRegeneration {
     /// Plans the regeneration when the guest has the tool; else reports what to run by hand.
     /// Returns whether it was planned.
     @discardableResult
-    static func plan(in context: RuleContext, rule: String, why: String) throws -> Bool {
+    static func plan(in context: RuleContext, rule: String, why: String, reportMissing: Bool = true) throws -> Bool {
         guard let argv = try command(in: context) else {
+            guard reportMissing else { return false }
             context.report(
                 Finding(
                     rule: rule, code: "boot-config.regenerate", severity: .info,
