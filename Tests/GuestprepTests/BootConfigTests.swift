@@ -38,14 +38,22 @@ struct BootConfigTests {
             .init(rule: BootConfig(), ruleID: BootConfig.id, line: 2),
         ])
 
+    /// The case's input copied to `directory`/root, and its plan with `playbook`.
+    static func plan(_ name: String, in directory: URL, playbook: Playbook = playbook, prepare: (URL) throws -> Void = { _ in }) throws
+        -> (root: URL, guest: GuestRoot, plan: Plan)
+    {
+        let root = directory.appendingPathComponent("root")
+        try Support.must("cp", ["-a", fixtures.appendingPathComponent("\(name)/input").path, root.path])
+        try prepare(root)
+        let guest = try GuestRoot(hostPath: root.path)
+        return (root, guest, try Planner.plan(root: guest, devices: try disk(in: directory), playbook: playbook))
+    }
+
     @Test("input → planned files and findings, as recorded", arguments: cases)
     func golden(_ name: String) throws {
         let directory = try Support.scratch("boot-\(name)")
         defer { Support.cleanUp(directory) }
-        let root = directory.appendingPathComponent("root")
-        try Support.must("cp", ["-a", Self.fixtures.appendingPathComponent("\(name)/input").path, root.path])
-        let guest = try GuestRoot(hostPath: root.path)
-        let plan = try Planner.plan(root: guest, devices: try Self.disk(in: directory), playbook: Self.playbook)
+        let plan = try Self.plan(name, in: directory).plan
         #expect(plan.failures.isEmpty, "\(plan.failures)")
 
         var report = plan.findings.map { "\($0.severity.rawValue) \($0.code) \($0.location ?? "-")" }
@@ -79,10 +87,7 @@ struct BootConfigTests {
     func oneChangeLossless() throws {
         let directory = try Support.scratch("boot-lossless")
         defer { Support.cleanUp(directory) }
-        let root = directory.appendingPathComponent("root")
-        try Support.must("cp", ["-a", Self.fixtures.appendingPathComponent("grub-device-names/input").path, root.path])
-        let guest = try GuestRoot(hostPath: root.path)
-        let plan = try Planner.plan(root: guest, devices: try Self.disk(in: directory), playbook: Self.playbook)
+        let plan = try Self.plan("grub-device-names", in: directory).plan
         let grub = try #require(plan.changes.first { $0.path == "/etc/default/grub" })
         #expect(grub.rules == [StableBlockDeviceReferences.id, BootConfig.id])
         let before = TextLines.split(try #require(grub.original?.contents))
@@ -108,17 +113,16 @@ struct BootConfigTests {
     func applyRollback() throws {
         let directory = try Support.scratch("boot-apply")
         defer { Support.cleanUp(directory) }
-        let root = directory.appendingPathComponent("root")
-        try Support.must("cp", ["-a", Self.fixtures.appendingPathComponent("grub-device-names/input").path, root.path])
-        // No update-grub: nothing irreversible in this run.
-        try FileManager.default.removeItem(at: root.appendingPathComponent("usr/sbin/update-grub"))
-        try Support.write(UdevBlockFixtures.asmRules, to: root.appendingPathComponent("etc/udev/rules.d/99-oracle-asm.rules"))
-        let pristine = try Support.snapshot(root)
-        let guest = try GuestRoot(hostPath: root.path)
+        var pristine: [String: String] = [:]
         let playbook = Playbook(
             name: "test", source: "test",
             steps: Self.playbook.steps + [.init(rule: BlockUdevRules(commentOut: true), ruleID: BlockUdevRules.id, line: 3)])
-        let plan = try Planner.plan(root: guest, devices: try Self.disk(in: directory), playbook: playbook)
+        let (root, guest, plan) = try Self.plan("grub-device-names", in: directory, playbook: playbook) { root in
+            // No update-grub: nothing irreversible in this run.
+            try FileManager.default.removeItem(at: root.appendingPathComponent("usr/sbin/update-grub"))
+            try Support.write(UdevBlockFixtures.asmRules, to: root.appendingPathComponent("etc/udev/rules.d/99-oracle-asm.rules"))
+            pristine = try Support.snapshot(root)
+        }
         #expect(plan.failures.isEmpty)
         #expect(plan.changes.allSatisfy { $0.command == nil })
         #expect(Set(plan.changes.compactMap(\.path)) == ["/etc/fstab", "/etc/default/grub", "/etc/udev/rules.d/99-oracle-asm.rules"])

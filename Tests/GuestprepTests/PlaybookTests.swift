@@ -13,7 +13,11 @@ struct PlaybookTests {
         #expect(PlaybookLibrary.builtIn["default"] == shipped)
         let playbook = try PlaybookLibrary.load("default")
         #expect(playbook.name == "default")
-        #expect(playbook.steps.map(\.ruleID) == ["stable-block-device-references", "nic-mac-pinning", "dhcp-to-static", "media-repos"])
+        #expect(
+            playbook.steps.map(\.ruleID) == [
+                "stable-block-device-references", "nic-mac-pinning", "dhcp-to-static", "media-repos", "bootloader", "firmware", "boot-config",
+                "block-udev-rules", "vmware-hw-version",
+            ])
     }
 
     @Test("a rule listed twice is refused at its line")
