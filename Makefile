@@ -7,8 +7,10 @@ SHELL := /bin/bash
 # Debian packages the build, the tests, the demo and the benchmark need. netplan.io only gives
 # the tests `netplan generate` to check netplan output with (its generator writes nothing while
 # /etc/netplan is empty); ifupdown is left out on purpose: its postinst enables networking.service.
-# rpm gives the kernel-prune tests rpmbuild and rpm --root.
-DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev libmount-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema busybox-static dnsmasq-base isc-dhcp-client netplan.io rpm
+# rpm gives the kernel-prune tests rpmbuild and rpm --root. grub-pc-bin gives the boot-loader tests
+# GRUB's real boot.img (it and grub-common only add files: no /etc/default/grub, no boot loader
+# installed, no service enabled); mtools fills ESP images.
+DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev libmount-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema busybox-static dnsmasq-base isc-dhcp-client netplan.io rpm grub-pc-bin mtools
 SWIFT_BUILD_FLAGS ?=
 # A module that imports another it does not declare in Package.swift fails the build.
 IMPORT_CHECK := --explicit-target-dependency-import-check error

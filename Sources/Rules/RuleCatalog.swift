@@ -7,6 +7,11 @@ public enum RuleCatalog {
         MediaRepositories.self,
         KernelPrune.self,
         BootSpaceCheck.self,
+        Bootloader.self,
+        Firmware.self,
+        BootConfig.self,
+        BlockUdevRules.self,
+        VMwareHardwareVersionCheck.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {

@@ -17,22 +17,42 @@ struct FindingCodeDocumentationTests {
             guard relative.hasSuffix(".swift") else { continue }
             texts.append(try Support.read(sources.appendingPathComponent(relative)))
         }
-        let all = texts.joined(separator: "\n")
-        func matches(_ pattern: String) throws -> [String] {
+        func matches(_ pattern: String, in text: String) throws -> [String] {
             let regex = try NSRegularExpression(pattern: pattern)
-            return regex.matches(in: all, range: NSRange(all.startIndex..., in: all)).compactMap { match in
-                Range(match.range(at: 1), in: all).map { String(all[$0]) }
+            return regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { match in
+                Range(match.range(at: 1), in: text).map { String(text[$0]) }
+            }
+        }
+        let all = texts.joined(separator: "\n")
+        func matches(_ pattern: String) throws -> [String] { try matches(pattern, in: all) }
+        // A file whose reporter prefixes its domain (`code: "bootloader.\(code)"`) names the rest
+        // in its report calls: `report("grub", .info, …)`, `report(context, "x", .warning, …)`.
+        var composed: Set<String> = []
+        for text in texts {
+            for domain in try matches(#"code: "([a-z-]+)\.\\\(code\)""#, in: text) {
+                for suffix in try matches(#"report\(\s*(?:context,\s*)?"([a-z0-9-]+)","#, in: text) {
+                    composed.insert("\(domain).\(suffix)")
+                }
             }
         }
         // Domains proven by a literal used as a code; then every literal in such a domain is one.
         let used =
-            try matches(#"code: "([a-z]+\.[a-z0-9-]+)""#) + matches(#""([a-z]+\.[a-z0-9-]+)",\s*(?:severity: )?\.(?:blocker|warning|info)"#)
+            try matches(#"code: "([a-z]+(?:-[a-z]+)*\.[a-z0-9-]+)""#)
+            + matches(#""([a-z]+(?:-[a-z]+)*\.[a-z0-9-]+)",\s*(?:severity: )?\.(?:blocker|warning|info)"#)
         let domains = Set(used.map { String($0.split(separator: ".")[0]) })
         var codes = Set(
-            try matches(#""([a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)*)""#).filter { domains.contains(String($0.split(separator: ".")[0])) })
+            try matches(#""([a-z]+(?:-[a-z]+)*\.[a-z0-9]+(?:-[a-z0-9]+)*)""#).filter {
+                domains.contains(String($0.split(separator: ".")[0]))
+            })
+        codes.formUnion(composed)
         // Device-reference refusals are composed as "<where>.<why>".
+        let reasons = ["not-probed", "unreadable", "no-uuid", "uuid-ambiguous", "type-mismatch"]
         for site in ["fstab", "crypttab", "resume"] {
-            for reason in ["not-probed", "unreadable", "no-uuid", "uuid-ambiguous", "type-mismatch"] { codes.insert("\(site).\(reason)") }
+            for reason in reasons { codes.insert("\(site).\(reason)") }
+        }
+        // boot-config: "<parameter>-<why>" for root= and resume= on the kernel command line.
+        for parameter in ["root", "resume"] {
+            for reason in reasons { codes.insert("boot-config.\(parameter)-\(reason)") }
         }
         #expect(RefusalReason(rawValue: "type-mismatch") != nil && RefusalReason(rawValue: "no-uuid") != nil)
         return codes.subtracting(notCodes)
