@@ -9,6 +9,8 @@ SHELL := /bin/bash
 # /etc/netplan is empty); ifupdown is left out on purpose: its postinst enables networking.service.
 # rpm gives the kernel-prune tests rpmbuild and rpm --root.
 DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev libmount-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema busybox-static dnsmasq-base isc-dhcp-client netplan.io rpm
+# lvm2 ships the lvm.conf the lvm-identity tests round-trip in place (no udevd runs here, so its rules stay inert).
+DEBIAN_PACKAGES += lvm2
 SWIFT_BUILD_FLAGS ?=
 # A module that imports another it does not declare in Package.swift fails the build.
 IMPORT_CHECK := --explicit-target-dependency-import-check error
