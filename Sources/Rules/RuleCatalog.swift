@@ -12,6 +12,9 @@ public enum RuleCatalog {
         BootConfig.self,
         BlockUdevRules.self,
         VMwareHardwareVersionCheck.self,
+        LvmIdentity.self,
+        Multipath.self,
+        BootloaderDevice.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {
