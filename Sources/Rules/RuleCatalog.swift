@@ -7,6 +7,9 @@ public enum RuleCatalog {
         MediaRepositories.self,
         KernelPrune.self,
         BootSpaceCheck.self,
+        KernelParameters.self,
+        CloudInitIdentity.self,
+        DataDiskNofail.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {
