@@ -12,16 +12,6 @@ public struct KernelParameters: Rule {
 
     static let grubby: [GuestPath] = ["/usr/sbin/grubby", "/sbin/grubby", "/usr/bin/grubby"]
     static let grubenv: GuestPath = "/boot/grub2/grubenv"
-    /// Per tool, in the order tried: Debian's update-grub wraps grub-mkconfig -o /boot/grub/grub.cfg;
-    /// RHEL and SUSE call it grub2-mkconfig (grub2-mkconfig(8)), Arch grub-mkconfig, both given
-    /// the grub.cfg the guest has. Same argv as the other rules that regenerate, so it runs once.
-    static let grubTools: [(paths: [GuestPath], argv: [String], needsOutput: Bool)] = [
-        (["/usr/sbin/update-grub", "/sbin/update-grub"], ["update-grub"], false),
-        (["/usr/sbin/grub2-mkconfig", "/sbin/grub2-mkconfig"], ["grub2-mkconfig", "-o"], true),
-        (["/usr/sbin/grub-mkconfig", "/sbin/grub-mkconfig", "/usr/bin/grub-mkconfig"], ["grub-mkconfig", "-o"], true),
-    ]
-    static let grubConfigs: [GuestPath] = ["/boot/grub2/grub.cfg", "/boot/grub/grub.cfg"]
-
     let extra: [String]
 
     public init(parameters: RuleParameters) throws {
@@ -161,31 +151,16 @@ public struct KernelParameters: Rule {
     }
 
     /// grub.cfg is generated from /etc/default/grub; the kernel sees only what grub.cfg says.
+    /// The same command as boot-config's (GrubRegeneration), so it is planned once for both.
     private func planRegeneration(in context: RuleContext) throws {
-        var tool: [String]?
-        var installed: [String]?
-        for candidate in Self.grubTools where tool == nil {
-            guard try candidate.paths.contains(where: { try KernelPrune.isExecutable($0, in: context) }) else { continue }
-            installed = installed ?? candidate.argv
-            guard candidate.needsOutput else {
-                tool = candidate.argv
-                break
-            }
-            for config in Self.grubConfigs where try context.read(config) != nil {
-                tool = candidate.argv + [config.description]
-                break
-            }
-        }
-        guard let argv = tool else {
-            let config = try Self.grubConfigs.first { try context.read($0) != nil } ?? Self.grubConfigs[0]
-            let command =
-                installed == ["update-grub"] || (installed == nil && context.facts.family == .debian)
-                ? "update-grub" : "\(installed?.first ?? "grub2-mkconfig") -o \(config)"
+        guard let argv = try GrubRegeneration.command(in: context) else {
+            let config = try GrubRegeneration.configFiles.first { try context.read($0) != nil } ?? GrubRegeneration.configFiles[0]
+            let command = context.facts.family == .debian ? "update-grub" : "grub2-mkconfig -o \(config)"
             context.report(
                 Finding(
                     rule: Self.id, code: "kernel-parameters.regenerate", severity: .warning,
                     message:
-                        "\(installed.map { "no grub.cfg for \($0[0]) to write" } ?? "no update-grub, grub2-mkconfig or grub-mkconfig is in the guest"), so grub.cfg is not regenerated and the kernel will not see the new GRUB_CMDLINE_LINUX; after apply, run `\(command)` in the guest",
+                        "no update-grub, grub2-mkconfig or grub-mkconfig in the guest (or no grub.cfg for it to write), so grub.cfg is not regenerated and the kernel will not see the new GRUB_CMDLINE_LINUX; after apply, run `\(command)` in the guest",
                     path: context.root.display(KernelCommandLine.defaultGrub)))
             return
         }
