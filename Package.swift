@@ -56,7 +56,7 @@ let package = Package(
             name: "Rules",
             dependencies: [
                 "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor", "Network", "LinkProbe",
-                "Kernels",
+                "Kernels", "Yams",
             ]),
         // Playbooks and plans (what to change, shown as diffs), saved plans.
         .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Executor", "Rules", "Yams"]),

@@ -15,6 +15,9 @@ public enum RuleCatalog {
         LvmIdentity.self,
         Multipath.self,
         BootloaderDevice.self,
+        KernelParameters.self,
+        CloudInitIdentity.self,
+        DataDiskNofail.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {

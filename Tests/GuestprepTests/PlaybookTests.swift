@@ -18,6 +18,7 @@ struct PlaybookTests {
                 "stable-block-device-references", "nic-mac-pinning", "dhcp-to-static", "media-repos", "kernel-prune", "boot-space",
                 "bootloader", "firmware", "boot-config", "block-udev-rules", "vmware-hw-version",
                 "lvm-identity", "multipath", "bootloader-device",
+                "kernel-parameters", "cloud-init-identity", "data-disk-nofail",
             ])
     }
 
