@@ -7,6 +7,11 @@ public enum RuleCatalog {
         MediaRepositories.self,
         KernelPrune.self,
         BootSpaceCheck.self,
+        GuestAgentCheck.self,
+        SubscriptionCheck.self,
+        RepositoryFreshness.self,
+        KernelCurrentCheck.self,
+        NetworkMapCheck.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {
