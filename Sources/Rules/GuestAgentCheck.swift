@@ -87,15 +87,18 @@ public struct GuestAgentCheck: Rule {
                     rule: Self.id, code: "agent.no-package-database", severity: .info,
                     message: "no dpkg or rpm database in the guest: installed guest agents cannot be told"))
         }
-        context.report(
-            Finding(
-                rule: Self.id, code: "agent.inventory", severity: .info,
-                message: found.isEmpty
-                    ? "no guest agent guestprep knows is installed (\(GuestAgents.known.map(\.name).joined(separator: ", ")))"
-                    : "guest agents installed: "
-                        + found.map { "\($0.agent.name)\($0.package.map { " \($0.version)" } ?? "") \($0.state.text)" }.joined(
-                            separator: "; "),
-                path: packages.database == nil ? nil : context.root.display(databasePath)))
+        // Without a database, "none installed" would be a guess.
+        if packages.database != nil || !found.isEmpty {
+            context.report(
+                Finding(
+                    rule: Self.id, code: "agent.inventory", severity: .info,
+                    message: found.isEmpty
+                        ? "no guest agent guestprep knows is installed (\(GuestAgents.known.map(\.name).joined(separator: ", ")))"
+                        : "guest agents installed: "
+                            + found.map { "\($0.agent.name)\($0.package.map { " \($0.version)" } ?? "") \($0.state.text)" }.joined(
+                                separator: "; "),
+                    path: packages.database == nil ? nil : context.root.display(databasePath)))
+        }
 
         guard let destination = context.destination else {
             for agent in found { reportNotRunning(agent, in: context) }

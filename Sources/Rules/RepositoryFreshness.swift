@@ -99,7 +99,7 @@ public struct RepositoryFreshness: Rule {
                     Finding(
                         rule: Self.id, code: "repos.metadata-missing", severity: .warning,
                         message:
-                            "no \(tool.name) package lists in \(tool.caches.map(\.description).joined(separator: ", ")): the guest has never refreshed them, or they were cleaned; refresh them before migrating (\(tool.refresh)), so packages the destination needs can be installed",
+                            "no \(tool.name) package lists in \(tool.caches.filter { $0 != "/var/lib/apt/periodic" }.map(\.description).joined(separator: ", ")): the guest has never refreshed them, or they were cleaned; refresh them before migrating (\(tool.refresh)), so packages the destination needs can be installed",
                         path: context.root.display(tool.caches[0])))
                 continue
             }
