@@ -107,7 +107,8 @@ struct GuestChecksTests {
         #expect(azure.first { $0.code == "agent.missing" }?.message.contains("apt-get install -y linux-cloud-tools-virtual") == true)
         #expect(azure.first { $0.code == "agent.not-enabled" }?.message.contains("enable walinuxagent.service") == true)
         let hyperv = try findings("debian-hyperv-daemons-masked-to-hyperv")
-        #expect(hyperv.first { $0.code == "agent.not-enabled" }?.message.contains(" unmask hv-kvp-daemon.service && systemctl --root=") == true)
+        #expect(
+            hyperv.first { $0.code == "agent.not-enabled" }?.message.contains(" unmask hv-kvp-daemon.service && systemctl --root=") == true)
         let kubevirt = try findings("debian-open-vm-tools-cloud-init-off-to-kubevirt")
         #expect(kubevirt.first { $0.code == "agent.source-agent" }?.message.contains("`apt-get purge -y open-vm-tools`") == false)
         #expect(kubevirt.first { $0.code == "agent.source-agent" }?.message.contains("remove-source-agents: true") == true)
