@@ -202,10 +202,7 @@ public struct GuestAgentCheck: Rule {
                     path: shown))
             return
         }
-        var tool: KernelPrune.Remover?
-        for candidate in KernelPrune.removers(database, family: context.facts.family) where tool == nil {
-            if try candidate.paths.contains(where: { try KernelPrune.isExecutable($0, in: context) }) { tool = candidate }
-        }
+        let tool = try KernelPrune.remover(database, in: context)
         let command = tool.map { $0.argv + [$0.spell(package)] }
         let reinstall = "\(tool?.reinstall ?? "reinstall") \(package.name)=\(package.version)"
         guard removeSourceAgents, let command else {
