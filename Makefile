@@ -7,12 +7,16 @@ SHELL := /bin/bash
 # Debian packages the build, the tests, the demo and the benchmark need. netplan.io only gives
 # the tests `netplan generate` to check netplan output with (its generator writes nothing while
 # /etc/netplan is empty); ifupdown is left out on purpose: its postinst enables networking.service.
-# rpm gives the kernel-prune tests rpmbuild and rpm --root.
-DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev libmount-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema busybox-static dnsmasq-base isc-dhcp-client netplan.io rpm
+# rpm gives the kernel-prune tests rpmbuild and rpm --root. grub-pc-bin gives the boot-loader tests
+# GRUB's real boot.img (it and grub-common only add files: no /etc/default/grub, no boot loader
+# installed, no service enabled); mtools fills ESP images.
+DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev libmount-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema busybox-static dnsmasq-base isc-dhcp-client netplan.io rpm grub-pc-bin mtools
 SWIFT_BUILD_FLAGS ?=
 # A module that imports another it does not declare in Package.swift fails the build.
 IMPORT_CHECK := --explicit-target-dependency-import-check error
 DEMO_DIR := .demo
+# Tools the tests run but that must not be installed on this machine.
+TOOLS_DIR := .build/tools
 # The sample guest's NIC as the source hypervisor would report it (offline, no config names its MAC).
 DEMO_NIC := enp1s0=52:54:00:6b:3c:58
 
@@ -33,6 +37,13 @@ deps:
 	  echo "Installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@# ifquery checks the ifupdown files tests write; ifupdown is unpacked, not installed, because
+	@# its postinst would enable networking.service on this machine.
+	@if [ ! -x $(TOOLS_DIR)/ifupdown/sbin/ifquery ]; then \
+	  mkdir -p $(TOOLS_DIR) && cd $(TOOLS_DIR) && rm -f ifupdown_*.deb && \
+	  { apt-get download ifupdown >/dev/null 2>&1 && dpkg-deb -x ifupdown_*.deb ifupdown && echo "Unpacked ifupdown's ifquery into $(TOOLS_DIR)"; } \
+	  || echo "note: could not download ifupdown; tests will not validate with ifquery"; \
 	fi
 
 debug: deps

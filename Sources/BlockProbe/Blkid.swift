@@ -60,6 +60,8 @@ final class BlkidProbe {
         var sizeBytes: Int64
         var uuid: String?
         var isExtended: Bool
+        /// GPT type GUID (upper case) or MBR type byte ("0xef").
+        var type: String?
     }
 
     /// The partition table found by `probe(partitions: true)`, if any.
@@ -77,9 +79,16 @@ final class BlkidProbe {
                     startBytes: Int64(blkid_partition_get_start(partition)) * 512,
                     sizeBytes: Int64(blkid_partition_get_size(partition)) * 512,
                     uuid: blkid_partition_get_uuid(partition).map { String(cString: $0) },
-                    isExtended: blkid_partition_is_extended(partition) != 0))
+                    isExtended: blkid_partition_is_extended(partition) != 0, type: Self.type(of: partition)))
         }
         return result
+    }
+
+    /// A partition's type: the GUID on GPT, the type byte on MBR.
+    static func type(of partition: blkid_partition) -> String? {
+        if let text = blkid_partition_get_type_string(partition) { return String(cString: text).uppercased() }
+        let byte = blkid_partition_get_type(partition)
+        return byte == 0 ? nil : "0x" + String(byte, radix: 16)
     }
 
     /// Fills a device's identifiers from a successful probe.

@@ -19,13 +19,23 @@ public struct BlockDevice: Sendable, Equatable, Codable {
     /// Why guestprep could not read the device at all (EACCES, EIO): not a fact about the guest,
     /// so a file that names this device gets an error, never a finding.
     public var readFailure: String?
+    /// For a partition: the guest name of the whole disk it is on (where the boot code lives).
+    public var disk: String?
+    /// For a partition: its type in the partition table, a GPT type GUID (upper case) or an MBR
+    /// type byte as "0xef".
+    public var partitionType: String?
+    /// For a whole disk: the partition table libblkid found ("gpt", "dos"), if any.
+    public var partitionTable: String?
 
     public init(
         name: String, aliases: [String] = [], source: String, type: String? = nil, uuid: String? = nil,
         subUUID: String? = nil, label: String? = nil, partUUID: String? = nil, usage: String? = nil, problem: String? = nil,
-        readFailure: String? = nil
+        readFailure: String? = nil, disk: String? = nil, partitionType: String? = nil, partitionTable: String? = nil
     ) {
         self.readFailure = readFailure
+        self.disk = disk
+        self.partitionType = partitionType
+        self.partitionTable = partitionTable
         self.name = name
         self.aliases = aliases
         self.source = source
@@ -40,6 +50,16 @@ public struct BlockDevice: Sendable, Equatable, Codable {
 
     /// Every guest path that names this device.
     public var allNames: [String] { [name] + aliases }
+
+    /// The UEFI spec's type GUID of an EFI system partition, and its MBR type byte.
+    public static let espGPTType = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+    /// GRUB's core image lives here on a GPT disk booted by BIOS (grub-install(8)).
+    public static let biosBootGPTType = "21686148-6449-6E6F-744E-656564454649"
+
+    /// An EFI system partition by its partition-table type (GPT GUID or MBR 0xef).
+    public var isEFISystemPartition: Bool {
+        partitionType?.uppercased() == Self.espGPTType || partitionType == "0xef"
+    }
 }
 
 /// Every block device the guest will have, indexed for exact lookups.

@@ -154,6 +154,7 @@ public enum DiskImageProbe {
         let outcome = try whole.probe(partitions: true, display: hostPath)
         var disk = BlockDevice(name: names[0], aliases: Array(names.dropFirst()), source: hostPath)
         let partitions = outcome == .found ? whole.partitions() : []
+        if !partitions.isEmpty { disk.partitionTable = whole.value("PTTYPE") }
         if partitions.isEmpty {
             whole.describe(into: &disk, outcome: outcome)
             return [disk]
@@ -166,7 +167,8 @@ public enum DiskImageProbe {
             let partitionNames = names.map { PartitionNaming.partition(partition.number, of: $0) }
             var device = BlockDevice(
                 name: partitionNames[0], aliases: Array(partitionNames.dropFirst()),
-                source: "\(hostPath) @ byte \(partition.startBytes)", partUUID: partition.uuid)
+                source: "\(hostPath) @ byte \(partition.startBytes)", partUUID: partition.uuid, disk: names[0],
+                partitionType: partition.type)
             try image.checkReadable(partition.startBytes..<(partition.startBytes + partition.sizeBytes))
             let probe = try BlkidProbe(fd: fd, offset: partition.startBytes, size: partition.sizeBytes, display: device.source)
             probe.describe(into: &device, outcome: try probe.probe(partitions: false, display: device.source))

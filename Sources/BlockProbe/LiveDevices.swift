@@ -40,6 +40,14 @@ public enum LiveDeviceProbe {
                 link = udev_list_entry_get_next(current)
             }
             var probed = BlockDevice(name: node, aliases: aliases.sorted(), source: node)
+            if let type = udev_device_get_devtype(device).map({ String(cString: $0) }), type == "partition" {
+                // The parent is owned by the child: no unref.
+                probed.disk = udev_device_get_parent_with_subsystem_devtype(device, "block", "disk")
+                    .flatMap { udev_device_get_devnode($0) }.map { String(cString: $0) }
+                probed.partitionType = Self.property(device, "ID_PART_ENTRY_TYPE").map { $0.hasPrefix("0x") ? $0 : $0.uppercased() }
+            } else {
+                probed.partitionTable = Self.property(device, "ID_PART_TABLE_TYPE")
+            }
             do {
                 let probe = try BlkidProbe(path: node)
                 probe.describe(into: &probed, outcome: try probe.probe(partitions: false, display: node))
@@ -49,5 +57,10 @@ public enum LiveDeviceProbe {
             devices.append(probed)
         }
         return DeviceInventory(devices: devices)
+    }
+
+    /// A udev property of the device (from the udev database), copied out.
+    static func property(_ device: OpaquePointer, _ name: String) -> String? {
+        udev_device_get_property_value(device, name).map { String(cString: $0) }
     }
 }

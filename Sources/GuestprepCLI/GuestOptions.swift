@@ -38,6 +38,16 @@ struct GuestOptions: ParsableArguments {
             valueName: "SPEC"))
     var addresses: [String] = []
 
+    @Option(
+        name: .customLong("vmx"),
+        help: ArgumentHelp("The source VM's VMware .vmx file, to check its virtual hardware version.", valueName: "FILE"))
+    var vmx: String?
+
+    @Option(
+        name: .customLong("ovf"),
+        help: ArgumentHelp("The OVF descriptor the source VM was exported with, to check its virtual hardware version.", valueName: "FILE"))
+    var ovf: String?
+
     func validate() throws {
         for disk in disks { _ = try DiskMapping(argument: disk) }
         for nic in nics { _ = try NICHint(argument: nic) }
@@ -56,6 +66,14 @@ struct GuestOptions: ParsableArguments {
         return NetworkInputs(
             liveLinks: guest.isLive ? try LiveLinkProbe.links() : nil, hints: try nics.map(NICHint.init(argument:)),
             staticAddresses: Dictionary(uniqueKeysWithValues: parsed.map { ($0.interface, $0.settings) }))
+    }
+
+    /// The admin's files about the source VM, read from the host (not the guest).
+    func sourceInputs() throws -> SourceInputs {
+        func read(_ path: String?) throws -> SourceInputs.HostFile? {
+            try path.map { SourceInputs.HostFile(path: $0, contents: try HostFiles.read($0, limit: 16 << 20)) }
+        }
+        return SourceInputs(vmx: try read(vmx), ovf: try read(ovf))
     }
 
     func openRoot() throws -> GuestRoot {

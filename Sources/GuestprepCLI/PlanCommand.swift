@@ -69,7 +69,8 @@ struct PreparedPlan {
         }
         executor = guest.executor(for: root)
         plan = Planner.plan(
-            root: root, devices: devices, facts: facts, playbook: playbook, executor: executor, network: try guest.networkInputs(for: root))
+            root: root, devices: devices, facts: facts, playbook: playbook, executor: executor, network: try guest.networkInputs(for: root),
+            source: try guest.sourceInputs())
     }
 
     var allFindings: [Finding] { preliminaryFindings + plan.findings }

@@ -66,10 +66,11 @@ public enum Planner {
     /// cannot check at all is a failure, and its change is withdrawn too.
     public static func plan(
         root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, playbook: Playbook, executor: (any GuestExecutor)? = nil,
-        network: NetworkInputs = NetworkInputs()
+        network: NetworkInputs = NetworkInputs(), source: SourceInputs = SourceInputs()
     ) -> Plan {
         let context = RuleContext(
-            root: root, devices: devices, facts: facts, executor: executor, network: network, destination: playbook.destination)
+            root: root, devices: devices, facts: facts, executor: executor, network: network, destination: playbook.destination,
+            source: source)
         var failures: [RuleFailure] = []
         for step in playbook.steps {
             do {

@@ -1,5 +1,6 @@
 import Dialects
 import GuestFS
+import GuestprepCore
 
 /// The kernel command line as the guest's boot configuration sets it, read for single parameters.
 enum KernelCommandLine {
@@ -27,6 +28,33 @@ enum KernelCommandLine {
         }
         return false
     }
+
+    /// Kernel parameters that name a block device (bootparam(7), dracut.cmdline(7)).
+    static let deviceParameters = ["root", "resume"]
+
+    /// A `root=`/`resume=` whose value names a device by hardware path, with the value's bytes
+    /// in the line it came from.
+    struct DeviceParameter {
+        var name: String
+        var device: String
+        var valueRange: Range<Int>
+    }
+
+    /// The device-naming parameters among a command line's fields, in order.
+    static func hardwareDeviceParameters(in fields: [Field]) -> [DeviceParameter] {
+        fields.compactMap { field in
+            for name in deviceParameters where field.text.hasPrefix(name + "=") {
+                let value = String(field.text.dropFirst(name.count + 1))
+                guard case .unstable(let device) = DeviceReference.classify(value) else { return nil }
+                return DeviceParameter(
+                    name: name, device: device, valueRange: (field.range.lowerBound + name.utf8.count + 1)..<field.range.upperBound)
+            }
+            return nil
+        }
+    }
+
+    /// How validators find a parameter again: by what sets it ("root= in GRUB_CMDLINE_LINUX").
+    static func key(_ parameter: String, in variable: String) -> String { "\(parameter)= in \(variable)" }
 
     static func words(_ bytes: [UInt8]) -> [String] {
         String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)

@@ -18,6 +18,8 @@ public final class RuleContext {
     public let network: NetworkInputs
     /// The platform the guest moves to, when the playbook names one (`--to aws`).
     public let destination: Destination?
+    /// What the admin said about the source VM (--vmx, --ovf).
+    public let source: SourceInputs
     public private(set) var findings: [Finding] = []
     public private(set) var changes: [Change] = []
     public private(set) var setValidators: [any ChangeSetValidator] = []
@@ -27,10 +29,11 @@ public final class RuleContext {
 
     public init(
         root: GuestRoot, devices: DeviceInventory, facts: GuestFacts, executor: (any GuestExecutor)? = nil,
-        network: NetworkInputs = NetworkInputs(), destination: Destination? = nil
+        network: NetworkInputs = NetworkInputs(), destination: Destination? = nil, source: SourceInputs = SourceInputs()
     ) {
         self.network = network
         self.destination = destination
+        self.source = source
         self.root = root
         self.devices = devices
         self.facts = facts

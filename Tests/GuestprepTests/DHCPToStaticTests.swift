@@ -83,6 +83,12 @@ enum DHCPCase {
         for (path, bytes) in files where expected[path] != nil && expected[path] != bytes {
             Issue.record("\(name): \(path) differs from expected:\n\(String(decoding: bytes, as: UTF8.self))")
         }
+        // ifupdown's own parser reads every interfaces file the plan wrote.
+        let written = planned.plan.changes.compactMap { change -> (String, [UInt8])? in
+            guard let path = change.path?.description, path.hasPrefix("/etc/network/interfaces"), let bytes = change.proposed else { return nil }
+            return (path, bytes)
+        }
+        try NetworkIfupdownTests.ifquery(Dictionary(uniqueKeysWithValues: written), case: name)
     }
 }
 

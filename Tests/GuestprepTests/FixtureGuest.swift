@@ -11,7 +11,8 @@ struct FixtureGuest {
     var root: URL
     var disk: URL
 
-    /// Copies `Fixtures/guests/<name>` and builds sda.img: 1 ext4 `/`, 2 swap, 3 vfat ESP.
+    /// Copies `Fixtures/guests/<name>` and builds sda.img: 1 ext4 `/`, 2 swap, 3 vfat ESP (typed as
+    /// one, so the boot checks see a UEFI guest; its files are not mounted in the root).
     init(_ name: String = "debian-sda-gpt") throws {
         directory = try Support.scratch(name)
         root = directory.appendingPathComponent("root")
@@ -22,7 +23,7 @@ struct FixtureGuest {
             partitions: [
                 .init(sizeMiB: 16, content: .ext4(uuid: Self.rootUUID)),
                 .init(sizeMiB: 8, content: .swap(uuid: Self.swapUUID)),
-                .init(sizeMiB: 33, content: .vfat(id: Self.espID)),
+                .init(sizeMiB: 33, content: .vfat(id: Self.espID), type: "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"),
             ])
     }
 

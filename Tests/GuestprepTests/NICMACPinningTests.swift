@@ -67,6 +67,7 @@ struct NICMACPinningTests {
                 try NetworkFixtures.writeTree(got, to: expectedDirectory)
                 return
             }
+            try NetworkIfupdownTests.ifquery(got.filter { $0.key.hasPrefix("etc/network/interfaces") }, case: name)
             let hasExpected = FileManager.default.fileExists(atPath: expectedDirectory.path)
             let want = try NetworkFixtures.tree(directory.appendingPathComponent(hasExpected ? "expected" : "input"))
             for path in Set(got.keys).union(want.keys).sorted() where got[path] != want[path] {

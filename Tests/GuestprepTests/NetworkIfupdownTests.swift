@@ -54,12 +54,21 @@ struct NetworkIfupdownTests {
         try Self.ifquery(changed, case: name)
     }
 
+    /// ifupdown's ifquery: $GUESTPREP_IFQUERY, the installed one, or the one `make deps` unpacked
+    /// (ifupdown is not installed on the test machine: its postinst enables networking.service).
+    static var ifqueryTool: String? {
+        let candidates: [String?] = [
+            ProcessInfo.processInfo.environment["GUESTPREP_IFQUERY"], "/sbin/ifquery",
+            Support.repository.appendingPathComponent(".build/tools/ifupdown/sbin/ifquery").path,
+        ]
+        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     /// ifupdown's own parser reads each rewritten file (alone: ifquery would resolve `source`
     /// lines on the host, so files with them are not given to it).
     static func ifquery(_ changed: [String: [UInt8]], case name: String) throws {
-        let tool = ProcessInfo.processInfo.environment["GUESTPREP_IFQUERY"] ?? "/sbin/ifquery"
-        guard FileManager.default.isExecutableFile(atPath: tool) else {
-            if !changed.isEmpty { print("NOTICE: \(tool) is absent (ifupdown not installed); \(name) not validated by ifquery") }
+        guard let tool = Self.ifqueryTool else {
+            if !changed.isEmpty { print("NOTICE: no ifquery (make deps unpacks it into .build/tools); \(name) not validated by ifquery") }
             return
         }
         let scratch = try Support.scratch("ifquery")

@@ -48,6 +48,18 @@ public struct UdevRulesFile: Sendable {
         reparse()
     }
 
+    /// Comments out the rule starting at line `index`: a `marker` comment line before it, and a
+    /// `#` before each of its lines (continuations included). Every other line stays byte-identical.
+    public mutating func commentOutRule(at index: Int, marker: String) {
+        guard let rule = rules.first(where: { $0.index == index }) else { return }
+        let newline = lines.first { !$0.terminator.isEmpty }?.terminator ?? [UInt8(ascii: "\n")]
+        for line in rule.index..<(rule.index + rule.lineCount) {
+            lines[line].content.insert(UInt8(ascii: "#"), at: 0)
+        }
+        lines.insert(TextLine(content: Array(marker.utf8), terminator: newline), at: rule.index)
+        reparse()
+    }
+
     /// Appends one line at the end; a last line without a newline gets one first.
     public mutating func append(_ line: String) {
         let newline = lines.first { !$0.terminator.isEmpty }?.terminator ?? [UInt8(ascii: "\n")]
