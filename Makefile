@@ -45,6 +45,13 @@ deps:
 	  { apt-get download ifupdown >/dev/null 2>&1 && dpkg-deb -x ifupdown_*.deb ifupdown && echo "Unpacked ifupdown's ifquery into $(TOOLS_DIR)"; } \
 	  || echo "note: could not download ifupdown; tests will not validate with ifquery"; \
 	fi
+	@# The lvm.conf Debian ships, which the lvm-identity tests round-trip; unpacked, not installed,
+	@# because lvm2's postinst enables its monitoring services on this machine.
+	@if [ ! -f $(TOOLS_DIR)/lvm2/etc/lvm/lvm.conf ]; then \
+	  mkdir -p $(TOOLS_DIR) && cd $(TOOLS_DIR) && rm -f lvm2_*.deb && \
+	  { apt-get download lvm2 >/dev/null 2>&1 && dpkg-deb -x lvm2_*.deb lvm2 && echo "Unpacked lvm2's lvm.conf into $(TOOLS_DIR)"; } \
+	  || echo "note: could not download lvm2; the shipped lvm.conf is not round-tripped"; \
+	fi
 
 debug: deps
 	swift build $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0

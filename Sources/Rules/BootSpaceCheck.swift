@@ -38,7 +38,8 @@ public struct BootSpaceCheck: Rule {
         let removedSizes = try sized(removed)
         let freed = removedSizes.reduce(0) { $0 + $1.bytes }
         let freedFiles = removedSizes.reduce(0) { $0 + $1.files }
-        let shown = context.root.display("/boot")
+        // Findings name guest paths; errors name host paths (GuestRoot.display).
+        let shown = "/boot"
         func estimate(kernels: Int, extraBytes: Int, extraInodes: Int) -> BootSpaceEstimate {
             BootSpaceEstimate(
                 largestInitramfs: largest?.bytes ?? 0, kernels: kernels, freeBytes: space.freeBytes + freed + extraBytes,
@@ -47,7 +48,7 @@ public struct BootSpaceCheck: Rule {
         let now = estimate(kernels: kept.count, extraBytes: 0, extraInodes: 0)
         let basis =
             largest.map {
-                "largest initramfs \(byteText($0.bytes)) (\(context.root.display($0.path))) × \(kept.count) kernel(s) + \(BootSpaceEstimate.marginPercent)% for added drivers"
+                "largest initramfs \(byteText($0.bytes)) (\($0.path)) × \(kept.count) kernel(s) + \(BootSpaceEstimate.marginPercent)% for added drivers"
             }
             ?? "no initramfs in /boot to size from"
         let pruning = removed.isEmpty ? "" : ", counting the \(byteText(freed)) the planned kernel removal frees"

@@ -97,7 +97,7 @@ public struct GuestAgentCheck: Rule {
                         : "guest agents installed: "
                             + found.map { "\($0.agent.name)\($0.package.map { " \($0.version)" } ?? "") \($0.state.text)" }.joined(
                                 separator: "; "),
-                    path: packages.database == nil ? nil : context.root.display(databasePath)))
+                    path: packages.database == nil ? nil : databasePath.description))
         }
 
         guard let destination = context.destination else {
@@ -121,14 +121,14 @@ public struct GuestAgentCheck: Rule {
                         rule: Self.id, code: "agent.missing", severity: .warning,
                         message:
                             "\(destination.platform) expects \(names.joined(separator: " or ")), and none is installed; install it before migrating: \(Self.installText(group, facts: context.facts))",
-                        path: context.root.display(databasePath)))
+                        path: databasePath.description))
             } else if !present.contains(where: { $0.name == first.name }) {
                 context.report(
                     Finding(
                         rule: Self.id, code: "agent.preferred-missing", severity: .info,
                         message:
                             "\(destination.platform) prefers \(first.name); \(present.map(\.name).joined(separator: ", ")) is installed instead. To add it: \(Self.installText([first], facts: context.facts))",
-                        path: context.root.display(databasePath)))
+                        path: databasePath.description))
             }
         }
         for agent in found where expected.contains(agent.agent.name) { reportNotRunning(agent, in: context) }
@@ -181,7 +181,7 @@ public struct GuestAgentCheck: Rule {
                 rule: Self.id, code: "agent.not-enabled", severity: .warning,
                 message:
                     "\(found.agent.name)\(package) is installed but \(found.state.text), so it will not run on the destination; \(fix)",
-                path: context.root.display(evidence.path), line: evidence.line))
+                path: evidence.path.description, line: evidence.line))
     }
 
     /// `systemctl`, or `systemctl --root=DIR` for an offline guest.
@@ -191,7 +191,7 @@ public struct GuestAgentCheck: Rule {
 
     private func reportSourceAgent(_ found: Found, destination: String, database: PackageDatabase?, in context: RuleContext) throws {
         let serves = found.agent.platforms.joined(separator: "/")
-        let shown = context.root.display(found.path)
+        let shown = found.path.description
         guard let package = found.package, let database else {
             // The tarball tools have no package to remove: their own uninstaller does it.
             context.report(

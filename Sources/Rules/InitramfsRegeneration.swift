@@ -14,7 +14,12 @@ enum InitramfsRegeneration {
     ]
 
     /// Plans the rebuild when the guest has its builder, else reports what to run by hand.
-    static func plan(in context: RuleContext, rule: String, why: String) throws {
+    /// `reason` says what the image carries a copy of; `code` names the finding when no builder is found.
+    static func plan(
+        in context: RuleContext, rule: String, why: String,
+        reason: String = "the initramfs carries its own copy of the udev rules and .link files",
+        code: String = "nic.initramfs-tool-missing"
+    ) throws {
         let system = context.facts.profile.initramfs
         // An unrecognised distribution may still have one of the two common builders.
         let candidates = system == .unknown ? [.initramfsTools, .dracut] : [system]
@@ -22,7 +27,7 @@ enum InitramfsRegeneration {
         guard !known.isEmpty else {
             context.report(
                 Finding(
-                    rule: rule, code: "nic.initramfs-tool-missing", severity: .warning,
+                    rule: rule, code: code, severity: .warning,
                     message:
                         "guestprep does not know how to rebuild this guest's initramfs (\(system.rawValue)); rebuild it inside the guest so early boot \(why)"
                 ))
@@ -42,7 +47,7 @@ enum InitramfsRegeneration {
             let commands = known.map { $0.argv.joined(separator: " ") }.joined(separator: " or ")
             context.report(
                 Finding(
-                    rule: rule, code: "nic.initramfs-tool-missing", severity: .info,
+                    rule: rule, code: code, severity: .info,
                     message:
                         "no initramfs builder in the guest (looked for \(paths)), so no rebuild is planned; if the guest boots from an initramfs, run \(commands) inside it so early boot \(why)"
                 ))
@@ -53,6 +58,6 @@ enum InitramfsRegeneration {
                 argv: tool.argv, effect: "rebuild the initramfs of every kernel so early boot \(why)", undo: nil,
                 manualUndo:
                     "after rolling back the files, run \(tool.argv.joined(separator: " ")) again in the guest to rebuild the images without them"
-            ), rule: rule, reasons: ["the initramfs carries its own copy of the udev rules and .link files"])
+            ), rule: rule, reasons: [reason])
     }
 }

@@ -17,7 +17,7 @@ public struct KernelCurrentCheck: Rule {
         guard KernelPrune.hasKernels(context) else { return }
         let inventory = try KernelPrune.inventory(context)
         guard let newest = inventory.newest else { return }
-        let boot = context.root.display("/boot")
+        let boot = "/boot"
         if let running = try KernelPrune.runningKernel(context, releases: inventory.kernels.map(\.release)) {
             if !inventory.kernels.contains(where: { $0.release == running.release }) {
                 context.report(
@@ -77,7 +77,7 @@ public struct KernelCurrentCheck: Rule {
                     rule: Self.id, code: "kernel.update-available", severity: .warning,
                     message:
                         "apt's package cache has \(policy.package) \(candidate) (installed: \(installed)), a newer kernel: install it and reboot before migrating (apt-get install --only-upgrade \(policy.package), then reboot); the cache is as new as the last apt-get update (see repos-updated)",
-                    path: context.root.display("/var/lib/dpkg/status")))
+                    path: "/var/lib/dpkg/status"))
         }
     }
 

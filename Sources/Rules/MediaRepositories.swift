@@ -65,7 +65,7 @@ public struct MediaRepositories: Rule {
             for entry in media {
                 let why = PackageSourceLocation.apt(entry.uri)
                 reasons.append("line \(entry.lineNumber): comment out \(entry.type) \(entry.uri) \(entry.suite) (\(why.reason))")
-                inventory.disabled.append(.init(system: .apt, path: shown, line: entry.lineNumber, what: "\(entry.type) \(entry.uri)"))
+                inventory.disabled.append(.init(system: .apt, path: file.path.description, line: entry.lineNumber, what: "\(entry.type) \(entry.uri)"))
             }
             if !media.isEmpty {
                 try context.propose(path, contents: list.bytes, rule: Self.id, reasons: reasons, validators: [AptSourcesListValidator()])
@@ -73,7 +73,7 @@ public struct MediaRepositories: Rule {
             for entry in list.entries {
                 inventory.sources.append(
                     .init(
-                        system: .apt, path: shown, line: entry.lineNumber, name: "\(entry.type) \(entry.uri) \(entry.suite)",
+                        system: .apt, path: file.path.description, line: entry.lineNumber, name: "\(entry.type) \(entry.uri) \(entry.suite)",
                         isEnabled: true, locations: [PackageSourceLocation.apt(entry.uri)],
                         isMain: MediaRepositoryChecks.isDistributionMain(aptType: entry.type, uri: entry.uri, components: entry.components),
                         urls: [entry.uri], fileName: path.name))
@@ -90,7 +90,7 @@ public struct MediaRepositories: Rule {
                 let media = words.filter { PackageSourceLocation.apt($0.text).isMedia }
                 guard !media.isEmpty else { continue }
                 for word in media {
-                    inventory.disabled.append(.init(system: .apt, path: shown, line: word.lineNumber, what: word.text))
+                    inventory.disabled.append(.init(system: .apt, path: file.path.description, line: word.lineNumber, what: word.text))
                 }
                 let shownURIs = media.map(\.text).joined(separator: " ")
                 if media.count == words.count {
@@ -111,7 +111,7 @@ public struct MediaRepositories: Rule {
                 let components = stanza.field("Components")?.value.split(whereSeparator: \.isWhitespace).map(String.init) ?? []
                 inventory.sources.append(
                     .init(
-                        system: .apt, path: shown, line: stanza.lineNumber,
+                        system: .apt, path: file.path.description, line: stanza.lineNumber,
                         name: "\(types.joined(separator: " ")) \(words.joined(separator: " "))",
                         isEnabled: Deb822Sources.isEnabled(stanza), locations: words.map(PackageSourceLocation.apt),
                         isMain: words.contains {
@@ -150,7 +150,7 @@ public struct MediaRepositories: Rule {
                     reasons.insert("line \(repository.lineNumber): enabled=0 in [\(repository.id)], on install media only (\(what))", at: 0)
                     inventory.disabled.append(
                         .init(
-                            system: system, path: shown, line: media.first?.lineNumber ?? repository.lineNumber,
+                            system: system, path: file.path.description, line: media.first?.lineNumber ?? repository.lineNumber,
                             what: "[\(repository.id)] \(what)"))
                 } else {
                     try repo.remove(media, marker: Self.removedMarker, path: shown)
@@ -159,7 +159,7 @@ public struct MediaRepositories: Rule {
                         at: 0)
                     for location in media {
                         inventory.disabled.append(
-                            .init(system: system, path: shown, line: location.lineNumber, what: "[\(repository.id)] \(location.url)"))
+                            .init(system: system, path: file.path.description, line: location.lineNumber, what: "[\(repository.id)] \(location.url)"))
                     }
                 }
             }
@@ -171,7 +171,7 @@ public struct MediaRepositories: Rule {
             for repository in repo.repositories {
                 inventory.sources.append(
                     .init(
-                        system: system, path: shown, line: repository.lineNumber, name: "[\(repository.id)]",
+                        system: system, path: file.path.description, line: repository.lineNumber, name: "[\(repository.id)]",
                         isEnabled: repository.isEnabled,
                         locations: repository.locations.map { PackageSourceLocation.repo($0.url) }
                             + (repository.mediaID != nil && repository.locations.isEmpty ? [.media("mediaid=")] : []),
@@ -181,7 +181,7 @@ public struct MediaRepositories: Rule {
         }
         if system == .zypper {
             for name in try context.listDirectory(Self.zypperServices) where name.hasSuffix(".service") {
-                inventory.services.append(context.root.display(Self.zypperServices.appending(name)))
+                inventory.services.append(Self.zypperServices.appending(name).description)
             }
         }
     }

@@ -53,7 +53,7 @@ public struct NetworkMapCheck: Rule {
             context.report(
                 Finding(
                     rule: Self.id, code: code, severity: .warning, message: message,
-                    path: context.root.display(address.location.path), line: address.location.line))
+                    path: address.location.path.description, line: address.location.line))
         }
         if let entry = networkMap.misfit(address.value) {
             warn(

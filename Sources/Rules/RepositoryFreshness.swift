@@ -100,7 +100,7 @@ public struct RepositoryFreshness: Rule {
                         rule: Self.id, code: "repos.metadata-missing", severity: .warning,
                         message:
                             "no \(tool.name) package lists in \(tool.caches.filter { $0 != "/var/lib/apt/periodic" }.map(\.description).joined(separator: ", ")): the guest has never refreshed them, or they were cleaned; refresh them before migrating (\(tool.refresh)), so packages the destination needs can be installed",
-                        path: context.root.display(tool.caches[0])))
+                        path: tool.caches[0].description))
                 continue
             }
             let age = current - newest.time
@@ -111,13 +111,13 @@ public struct RepositoryFreshness: Rule {
                         rule: Self.id, code: "repos.metadata-stale", severity: .warning,
                         message:
                             "\(tool.name) package lists were last refreshed \(when), longer than max-metadata-age \(Self.ageText(maxAge)): update the guest before migrating (\(tool.refresh), then install the updates), so the destination does not start from stale packages",
-                        path: context.root.display(newest.path)))
+                        path: newest.path.description))
             } else {
                 context.report(
                     Finding(
                         rule: Self.id, code: "repos.metadata-fresh", severity: .info,
                         message: "\(tool.name) package lists refreshed \(when), within max-metadata-age \(Self.ageText(maxAge))",
-                        path: context.root.display(newest.path)))
+                        path: newest.path.description))
             }
         }
         if !checked {

@@ -33,18 +33,11 @@ public struct SubscriptionCheck: Rule {
 
     public func evaluate(in context: RuleContext) throws {
         // What media-repos said already: one finding per fact.
-        let reported = context.findings.filter { $0.code == "repos.subscription" }.compactMap(\.path)
-        func reportedFile(_ matches: (GuestPath) -> Bool) -> Bool {
-            reported.contains { shown in
-                [Self.aptParts, "/etc/yum.repos.d", "/etc/zypp/repos.d", Self.zypperServices].contains { directory in
-                    let prefix = context.root.display(directory) + "/"
-                    return shown.hasPrefix(prefix) && matches(directory.appending(String(shown.dropFirst(prefix.count))))
-                }
-            }
-        }
+        let reported = context.findings.filter { $0.code == "repos.subscription" }.compactMap { $0.path.map { GuestPath($0) } }
+        func reportedFile(_ matches: (GuestPath) -> Bool) -> Bool { reported.contains(where: matches) }
         func warn(_ code: String, _ message: String, _ path: GuestPath, severity: Severity = .warning, line: Int? = nil) {
             context.report(
-                Finding(rule: Self.id, code: code, severity: severity, message: message, path: context.root.display(path), line: line))
+                Finding(rule: Self.id, code: code, severity: severity, message: message, path: path.description, line: line))
         }
 
         if try context.root.exists(Self.rhsmConsumer) {

@@ -17,6 +17,7 @@ struct PlaybookTests {
             playbook.steps.map(\.ruleID) == [
                 "stable-block-device-references", "nic-mac-pinning", "dhcp-to-static", "media-repos", "kernel-prune", "boot-space",
                 "bootloader", "firmware", "boot-config", "block-udev-rules", "vmware-hw-version",
+                "lvm-identity", "multipath", "bootloader-device",
                 "guest-agent", "subscription", "repos-updated", "kernel-current", "network-map",
             ])
     }
