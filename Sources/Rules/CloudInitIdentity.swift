@@ -147,7 +147,7 @@ public struct CloudInitIdentity: Rule {
         _ context: RuleContext, _ code: String, _ severity: Severity, _ message: String, _ path: GuestPath?, line: Int? = nil
     ) {
         context.report(
-            Finding(rule: Self.id, code: code, severity: severity, message: message, path: path.map(context.root.display), line: line))
+            Finding(rule: Self.id, code: code, severity: severity, message: message, path: path?.description, line: line))
     }
 
     // MARK: What re-runs

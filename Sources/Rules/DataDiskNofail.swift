@@ -50,7 +50,8 @@ public struct DataDiskNofail: Rule {
             return
         }
         guard destination.cloud == true, let file = try context.read(Self.fstab) else { return }
-        let shown = context.root.display(file.path)
+        // Findings name guest paths, as every rule's do.
+        let shown = file.path.description
         var table = FstabFile(bytes: file.contents)
         var reasons: [String] = []
         var expected: [KeyedReference] = []

@@ -114,7 +114,7 @@ public struct KernelParameters: Rule {
                     rule: Self.id, code: "kernel-parameters.not-simple", severity: .warning,
                     message:
                         "\(tangled.key) uses shell quoting guestprep does not rewrite; add \(wanted.map(\.word).joined(separator: " ")) to GRUB_CMDLINE_LINUX by hand",
-                    path: context.root.display(file.path), line: tangled.lineNumber))
+                    path: file.path.description, line: tangled.lineNumber))
             return false
         }
         let places = assignments.map { $0.map { config.words(of: $0) } ?? [] }
@@ -161,7 +161,7 @@ public struct KernelParameters: Rule {
                     rule: Self.id, code: "kernel-parameters.regenerate", severity: .warning,
                     message:
                         "no update-grub, grub2-mkconfig or grub-mkconfig in the guest (or no grub.cfg for it to write), so grub.cfg is not regenerated and the kernel will not see the new GRUB_CMDLINE_LINUX; after apply, run `\(command)` in the guest",
-                    path: context.root.display(KernelCommandLine.defaultGrub)))
+                    path: KernelCommandLine.defaultGrub.description))
             return
         }
         context.proposeCommand(
@@ -246,7 +246,7 @@ public struct KernelParameters: Rule {
                     rule: Self.id, code: "kernel-parameters.grubby-missing", severity: .warning,
                     message:
                         "the guest boots from Boot Loader Specification entries and has no grubby to edit them; after apply, run `grubby --update-kernel=ALL --args=\"\(args.joined(separator: " "))\"` in the guest, or add \(missing.map(\.word).joined(separator: " ")) to each entry's options line",
-                    path: context.root.display(entries[0].path), line: entries[0].line))
+                    path: entries[0].path.description, line: entries[0].line))
             return
         }
         // The undo puts the entries back when they all agreed on the words of these keys:

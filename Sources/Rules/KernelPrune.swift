@@ -188,6 +188,14 @@ public struct KernelPrune: Rule {
         }
     }
 
+    /// The first of the database's package tools the guest has.
+    static func remover(_ database: PackageDatabase, in context: RuleContext) throws -> Remover? {
+        for tool in removers(database, family: context.facts.family) {
+            if try tool.paths.contains(where: { try isExecutable($0, in: context) }) { return tool }
+        }
+        return nil
+    }
+
     /// Which packages a removal command of this rule names (for the boot-space check).
     static func removedPackages(in step: CommandStep) -> [String] {
         let prefixes = removers(.dpkg, family: .debian).map(\.argv) + removers(.rpm, family: .suse).map(\.argv)
@@ -202,10 +210,7 @@ public struct KernelPrune: Rule {
 
     private func proposeRemoval(_ removed: [InstalledKernel], database: PackageDatabase, kept: [String], context: RuleContext) throws {
         let tools = Self.removers(database, family: context.facts.family)
-        var chosen: Remover?
-        for tool in tools where chosen == nil {
-            if try tool.paths.contains(where: { try Self.isExecutable($0, in: context) }) { chosen = tool }
-        }
+        let chosen = try Self.remover(database, in: context)
         let packages = removed.flatMap(\.packages)
         var reasons: [String] = []
         for kernel in removed {

@@ -18,6 +18,11 @@ public enum RuleCatalog {
         KernelParameters.self,
         CloudInitIdentity.self,
         DataDiskNofail.self,
+        GuestAgentCheck.self,
+        SubscriptionCheck.self,
+        RepositoryFreshness.self,
+        KernelCurrentCheck.self,
+        NetworkMapCheck.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {

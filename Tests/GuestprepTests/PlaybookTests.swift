@@ -19,6 +19,7 @@ struct PlaybookTests {
                 "bootloader", "firmware", "boot-config", "block-udev-rules", "vmware-hw-version",
                 "lvm-identity", "multipath", "bootloader-device",
                 "kernel-parameters", "cloud-init-identity", "data-disk-nofail",
+                "guest-agent", "subscription", "repos-updated", "kernel-current", "network-map",
             ])
     }
 
