@@ -9,6 +9,8 @@ SHELL := /bin/bash
 # /etc/netplan is empty); ifupdown is left out on purpose: its postinst enables networking.service.
 # rpm gives the kernel-prune tests rpmbuild and rpm --root.
 DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev libmount-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema busybox-static dnsmasq-base isc-dhcp-client netplan.io rpm
+# The initramfs reader links the four compressors kernels use; cpio, xz-utils, zstd and lz4 make test images.
+DEBIAN_PACKAGES += zlib1g-dev liblzma-dev libzstd-dev liblz4-dev cpio xz-utils zstd lz4
 SWIFT_BUILD_FLAGS ?=
 # A module that imports another it does not declare in Package.swift fails the build.
 IMPORT_CHECK := --explicit-target-dependency-import-check error
@@ -40,7 +42,8 @@ debug: deps
 	@scripts/check-warnings .build-log.txt
 
 # One binary that needs only glibc, libblkid.so.1, libudev.so.1 and libmount.so.1 (which brings
-# libselinux and libpcre2 on Debian, as mount(8) itself does) on the guest: the Swift
+# libselinux and libpcre2 on Debian, as mount(8) itself does), plus libz, liblzma, libzstd and liblz4 for
+# reading initramfs images (each in every Debian/RHEL base system) on the guest: the Swift
 # runtime is linked in, and so is libstdc++ (Foundation's ICU is C++), by putting a directory
 # holding only libstdc++.a first on the library path, so the runtime's own -lstdc++ finds it.
 STATIC_CXX_DIR := .build/static-libstdcxx
@@ -50,8 +53,8 @@ build: deps
 	  -Xswiftc -Xclang-linker -Xswiftc -static-libgcc $(SWIFT_BUILD_FLAGS)
 	@bin=$$(swift build -c release --show-bin-path)/guestprep; \
 	  echo "Built $$bin, which needs:"; ldd "$$bin" | sed 's/^/  /'; \
-	  if ldd "$$bin" | grep -vE 'linux-vdso|ld-linux|libc\.so|libm\.so|libblkid\.so|libudev\.so|libmount\.so|libselinux\.so|libpcre2-8\.so' | grep -q .; then \
-	    echo "error: the release binary needs libraries beyond glibc, libblkid, libudev and libmount" >&2; exit 1; fi
+	  if ldd "$$bin" | grep -vE 'linux-vdso|ld-linux|libc\.so|libm\.so|libblkid\.so|libudev\.so|libmount\.so|libselinux\.so|libpcre2-8\.so|libz\.so|liblzma\.so|libzstd\.so|liblz4\.so' | grep -q .; then \
+	    echo "error: the release binary needs libraries beyond glibc, libblkid, libudev, libmount and the four compressors" >&2; exit 1; fi
 
 demo: debug
 	scripts/make-sample-guest $(DEMO_DIR)

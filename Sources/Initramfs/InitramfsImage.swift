@@ -72,7 +72,7 @@ public enum InitramfsReader {
         return try read(file)
     }
 
-    public static func read(_ file: GuestFileReader) throws -> InitramfsImage {
+    public static func read(_ file: GuestFileStream) throws -> InitramfsImage {
         let raw = ByteSource { try file.read(upTo: 1 << 16) }
         var image = InitramfsImage(segments: [], paths: [])
         func damaged(_ message: String) -> GuestprepError {
@@ -103,7 +103,8 @@ public enum InitramfsReader {
                         }
                         return []
                     } catch let error as DamagedData {
-                        throw damaged("the \(compression.rawValue) data at offset \(offset) fails at offset \(raw.position): \(error.message)")
+                        throw damaged(
+                            "the \(compression.rawValue) data at offset \(offset) fails at offset \(raw.position): \(error.message)")
                     }
                 }
                 let place = { (position: Int) in "offset \(position) of the \(compression.rawValue) data at offset \(offset)" }
@@ -133,15 +134,16 @@ public enum InitramfsReader {
             guard magic == "070701" || magic == "070702" else {
                 throw damaged("the cpio header at \(place(at)) has magic \(hex(header[0..<6])), not 070701 or 070702")
             }
-            func field(_ index: Int) throws -> Int {
+            // ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize, check.
+            let fields = try (0..<13).map { index in
                 let text = header[(6 + 8 * index)..<(14 + 8 * index)]
                 guard let value = Int(String(decoding: text, as: UTF8.self), radix: 16) else {
                     throw damaged("the cpio header at \(place(at)) has a field that is not hexadecimal: \(hex(text))")
                 }
                 return value
             }
-            let fileSize = try field(6)
-            let nameSize = try field(11)
+            let fileSize = fields[6]
+            let nameSize = fields[11]
             guard nameSize >= 1, nameSize <= maxNameBytes else {
                 throw damaged("the cpio header at \(place(at)) gives a name of \(nameSize) bytes")
             }

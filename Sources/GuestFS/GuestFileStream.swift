@@ -7,7 +7,7 @@ import GuestprepCore
 
 /// A guest file opened for reading in chunks: for images (an initramfs is tens of MiB) that are
 /// read once from front to back and never edited.
-public final class GuestFileReader {
+public final class GuestFileStream {
     private let file: Descriptor
     /// The canonical guest path, for messages.
     public let path: GuestPath
@@ -43,7 +43,7 @@ public final class GuestFileReader {
 
 extension GuestRoot {
     /// Opens a regular file for reading in chunks, or returns nil when it does not exist.
-    public func openForReading(_ path: GuestPath) throws -> GuestFileReader? {
+    public func openForReading(_ path: GuestPath) throws -> GuestFileStream? {
         let resolved: Resolved
         do {
             resolved = try resolve(path, allowMissingLeaf: true)
@@ -56,6 +56,6 @@ extension GuestRoot {
         guard fd >= 0 else { throw GuestprepError.system("opening", path: display(resolved.canonical)) }
         let file = Descriptor(fd)
         try requireSameRegularFile(file.fd, as: info, singleLink: false, path: resolved.canonical)
-        return GuestFileReader(file: file, path: resolved.canonical, shown: display(resolved.canonical), size: Int(info.st_size))
+        return GuestFileStream(file: file, path: resolved.canonical, shown: display(resolved.canonical), size: Int(info.st_size))
     }
 }
