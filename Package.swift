@@ -4,7 +4,7 @@ import PackageDescription
 // Layers, bottom to top; each module imports only modules below it, and declares exactly those
 // (`make test` builds with --explicit-target-dependency-import-check error):
 //   C bindings → GuestprepCore → GuestFS, BlockProbe, MountTable, HostProcess → Executor, Dialects → GuestFacts
-//   → Kernels, Initramfs → Rules → Planning → Journal (guest files only) → Apply → GuestprepCLI → guestprep
+//   → Initramfs → Kernels → Rules → Planning → Journal (guest files only) → Apply → GuestprepCLI → guestprep
 let package = Package(
     name: "guestprep",
     platforms: [.macOS(.v13)],
@@ -54,10 +54,10 @@ let package = Package(
         .target(name: "Network", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts", "Yams"]),
         // The running system's network links through libudev and ethtool: name, MACs, driver, bus, kind.
         .target(name: "LinkProbe", dependencies: ["GuestprepCore", "Network", "CUdev", "CGuestprepShim"]),
-        // Kernels three ways (package database, /boot, /lib/modules), version order, /boot space.
-        .target(name: "Kernels", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts"]),
         // Initramfs images read in process: concatenated cpio archives, each raw or compressed.
         .target(name: "Initramfs", dependencies: ["GuestprepCore", "GuestFS", "CZlib", "CLzma", "CZstd", "CLz4"]),
+        // Kernels three ways (package database, /boot, /lib/modules), version order, /boot space.
+        .target(name: "Kernels", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts", "Initramfs"]),
         // Remediations: inspect → findings → typed changes.
         .target(
             name: "Rules",
