@@ -14,7 +14,10 @@ enum InitramfsRegeneration {
     ]
 
     /// Plans the rebuild when the guest has its builder, else reports what to run by hand.
-    static func plan(in context: RuleContext, rule: String, why: String) throws {
+    static func plan(
+        in context: RuleContext, rule: String, why: String,
+        reason: String = "the initramfs carries its own copy of the udev rules and .link files"
+    ) throws {
         let system = context.facts.profile.initramfs
         // An unrecognised distribution may still have one of the two common builders.
         let candidates = system == .unknown ? [.initramfsTools, .dracut] : [system]
@@ -48,11 +51,14 @@ enum InitramfsRegeneration {
                 ))
             return
         }
+        // The images there now are saved before the rebuild, so rollback puts them back as they were.
+        let images = context.facts.kernels.initramfsImages
         context.proposeCommand(
             CommandStep(
                 argv: tool.argv, effect: "rebuild the initramfs of every kernel so early boot \(why)", undo: nil,
-                manualUndo:
-                    "after rolling back the files, run \(tool.argv.joined(separator: " ")) again in the guest to rebuild the images without them"
-            ), rule: rule, reasons: ["the initramfs carries its own copy of the udev rules and .link files"])
+                manualUndo: images.isEmpty
+                    ? "after rolling back the files, run \(tool.argv.joined(separator: " ")) again in the guest to rebuild the images without them"
+                    : nil,
+                rewrites: images), rule: rule, reasons: [reason])
     }
 }

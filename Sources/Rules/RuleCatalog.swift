@@ -7,6 +7,7 @@ public enum RuleCatalog {
         MediaRepositories.self,
         KernelPrune.self,
         BootSpaceCheck.self,
+        InitramfsDrivers.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {

@@ -185,7 +185,12 @@ public final class RuleContext {
 
     /// Proposes running a command in the guest (after every file change before it in the plan).
     public func proposeCommand(_ step: CommandStep, rule: String, reasons: [String]) {
-        if let index = changes.firstIndex(where: { $0.command == step }) {
+        // The same command from two rules runs once, rewriting what either declared.
+        if let index = changes.firstIndex(where: { $0.command?.argv == step.argv && $0.command?.undo == step.undo }) {
+            if case .runCommand(var merged) = changes[index].action {
+                for path in step.rewrites where !merged.rewrites.contains(path) { merged.rewrites.append(path) }
+                changes[index].action = .runCommand(merged)
+            }
             if !changes[index].rules.contains(rule) { changes[index].rules.append(rule) }
             changes[index].reasons += reasons
             return
