@@ -18,12 +18,13 @@ DEMO_DIR := .demo
 # The sample guest's NIC as the source hypervisor would report it (offline, no config names its MAC).
 DEMO_NIC := enp1s0=52:54:00:6b:3c:58
 
-.PHONY: help deps build debug demo test bench fmt clean
+.PHONY: help deps build debug demo test test-debian-initramfs bench fmt clean
 
 help:
 	@echo "make demo   - build and run 'guestprep plan' on the bundled sample guest"
 	@echo "make test   - build and run every test"
 	@echo "make build  - release binary with the Swift runtime linked in (.build/release/guestprep)"
+	@echo "make test-debian-initramfs - debootstrap a Debian root (cached) and test initramfs-drivers on real images"
 	@echo "make bench  - time 'guestprep plan' on generated guests of growing size"
 	@echo "make fmt    - format the sources with swift-format"
 
@@ -66,6 +67,14 @@ test: deps
 	swift build --build-tests $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0
 	@scripts/check-warnings .build-log.txt
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+# Opt-in (not part of `make test`): debootstraps a Debian root with linux-image-amd64 and
+# initramfs-tools into /var/cache/guestprep-tests (about nine minutes, needs a Debian mirror) and
+# runs initramfs-drivers against images update-initramfs builds. Once cached, `make test` runs it too.
+test-debian-initramfs: deps
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
+	swift build --build-tests $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS)
+	GUESTPREP_DEBOOTSTRAP=1 swift test --skip-build --filter DebianInitramfsTests $(SWIFT_BUILD_FLAGS)
 
 bench: build
 	scripts/bench $$(swift build -c release --show-bin-path)/guestprep

@@ -180,7 +180,9 @@ public struct Applier {
                 done.rewritten = try command.rewrites.map { path in
                     RewrittenFile(
                         path: path.description,
-                        new: try root.readFile(path, limit: Self.rewrittenFileLimit).map { FileState(contents: $0.contents, metadata: $0.metadata) })
+                        new: try root.readFile(path, limit: Self.rewrittenFileLimit).map {
+                            FileState(contents: $0.contents, metadata: $0.metadata)
+                        })
                 }
             }
         }

@@ -194,7 +194,9 @@ public struct Rollback {
             let current = try hash(path, limit: Applier.rewrittenFileLimit)
             if current == file.original?.sha256 { continue }
             if let after, index < after.count, current != after[index].new?.sha256, !force {
-                return .conflict("\(file.path) \(current == nil ? "deleted" : "changed") since \(planned.command?.argv.first ?? "the command") rewrote it")
+                return .conflict(
+                    "\(file.path) \(current == nil ? "deleted" : "changed") since \(planned.command?.argv.first ?? "the command") rewrote it"
+                )
             }
             guard let original = file.original, let backup = file.backup else {
                 files.append((path, nil, nil))

@@ -90,7 +90,9 @@ public struct ShellAssignmentsFile: Sendable {
             let inner = position + 1
             guard let close = content[inner...].firstIndex(of: quote) else {
                 // Opened here, closed on a later line.
-                return Assignment(index: index, key: key, value: "", contentRange: inner..<content.count, quote: quote, isSimple: false, isAppend: isAppend)
+                return Assignment(
+                    index: index, key: key, value: "", contentRange: inner..<content.count, quote: quote, isSimple: false,
+                    isAppend: isAppend)
             }
             let innerBytes = content[inner..<close]
             let after = close + 1

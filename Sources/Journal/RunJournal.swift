@@ -299,7 +299,8 @@ struct JournalCheck {
                 }
                 for (index, file) in (record.rewritten ?? []).enumerated()
                 where file.backup != file.original.map({ _ in RunJournal.backupName(step: step, rewritten: index + 1) }) {
-                    throw fail(line, "step \(step)'s backup of \(file.path) is not \(RunJournal.backupName(step: step, rewritten: index + 1))")
+                    throw fail(
+                        line, "step \(step)'s backup of \(file.path) is not \(RunJournal.backupName(step: step, rewritten: index + 1))")
                 }
                 intents.insert(step)
                 lastIntent = step

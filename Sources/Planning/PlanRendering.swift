@@ -56,7 +56,8 @@ public enum PlanRendering {
                 out += "    effect: \(command.effect)\n"
                 if let undo = command.undo { out += "    undone by: \(undo.joined(separator: " "))\n" }
                 if !command.rewrites.isEmpty {
-                    out += "    rewrites (saved first, restored by rollback): \(command.rewrites.map(\.description).joined(separator: ", "))\n"
+                    out +=
+                        "    rewrites (saved first, restored by rollback): \(command.rewrites.map(\.description).joined(separator: ", "))\n"
                 }
                 if let manual = command.manualUndo { out += "    to undo by hand: \(manual)\n" }
             }

@@ -36,7 +36,8 @@ public struct InitramfsDrivers: Rule {
 
     public init(parameters: RuleParameters) throws {
         let value = try parameters.choice(
-            "initramfs-tools-method", allowed: InitramfsToolsMethod.allCases.map(\.rawValue), default: InitramfsToolsMethod.modules.rawValue)
+            "initramfs-tools-method", allowed: InitramfsToolsMethod.allCases.map(\.rawValue), default: InitramfsToolsMethod.modules.rawValue
+        )
         method = InitramfsToolsMethod(rawValue: value) ?? .modules
     }
 
@@ -181,7 +182,8 @@ struct AssignmentValidator: ChangeValidator {
             throw GuestprepError(.validation, "\(key) does not hold \(word)", path: path, line: last.lineNumber)
         }
         if append {
-            for assignment in assignments where !assignment.isAppend || !assignment.value.hasPrefix(" ") || !assignment.value.hasSuffix(" ") {
+            for assignment in assignments where !assignment.isAppend || !assignment.value.hasPrefix(" ") || !assignment.value.hasSuffix(" ")
+            {
                 throw GuestprepError(
                     .validation, "\(key) must be added to with += and a value padded with blanks", path: path, line: assignment.lineNumber)
             }

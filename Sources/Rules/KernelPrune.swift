@@ -100,7 +100,8 @@ public struct KernelPrune: Rule {
     }
 
     /// The kernels that stay after the removals this plan already holds, and those that go.
-    static func plannedKernels(_ inventory: KernelInventory, context: RuleContext) -> (kept: [InstalledKernel], removed: [InstalledKernel]) {
+    static func plannedKernels(_ inventory: KernelInventory, context: RuleContext) -> (kept: [InstalledKernel], removed: [InstalledKernel])
+    {
         let leaving = Set(context.changes.filter { $0.rules.contains(id) }.compactMap(\.command).flatMap(removedPackages))
         let removed = inventory.kernels.filter { kernel in
             kernel.isPackaged

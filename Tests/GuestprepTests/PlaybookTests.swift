@@ -16,6 +16,7 @@ struct PlaybookTests {
         #expect(
             playbook.steps.map(\.ruleID) == [
                 "stable-block-device-references", "nic-mac-pinning", "dhcp-to-static", "media-repos", "kernel-prune", "boot-space",
+                "initramfs-drivers",
             ])
     }
 
