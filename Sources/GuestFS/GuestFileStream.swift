@@ -1,4 +1,3 @@
-import CGuestprepShim
 import GuestprepCore
 
 #if canImport(Glibc)
@@ -44,18 +43,7 @@ public final class GuestFileStream {
 extension GuestRoot {
     /// Opens a regular file for reading in chunks, or returns nil when it does not exist.
     public func openForReading(_ path: GuestPath) throws -> GuestFileStream? {
-        let resolved: Resolved
-        do {
-            resolved = try resolve(path, allowMissingLeaf: true)
-        } catch let error as GuestprepError where error.code == .notFound {
-            return nil
-        }
-        guard resolved.exists else { return nil }
-        let info = try requireRegularFile(resolved, doing: "reads")
-        let fd = guestprep_openat(resolved.parent.fd, resolved.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0)
-        guard fd >= 0 else { throw GuestprepError.system("opening", path: display(resolved.canonical)) }
-        let file = Descriptor(fd)
-        try requireSameRegularFile(file.fd, as: info, singleLink: false, path: resolved.canonical)
-        return GuestFileStream(file: file, path: resolved.canonical, shown: display(resolved.canonical), size: Int(info.st_size))
+        guard let (file, canonical, info) = try openRegularFile(path, doing: "reads") else { return nil }
+        return GuestFileStream(file: file, path: canonical, shown: display(canonical), size: Int(info.st_size))
     }
 }

@@ -84,6 +84,12 @@ struct DebianInitramfsTests {
         #expect(after.contents == before.contents, "the image is back byte for byte")
         #expect(after.metadata == before.metadata)
         #expect(try root.readFile("/etc/initramfs-tools/modules")?.contents == modulesBefore.contents)
+
+        // The journal, with the saved images recorded, is what the documented schema describes.
+        let journal = rootURL.appendingPathComponent("var/lib/guestprep/backups/\(outcome.runID)/journal.jsonl").path
+        let validator = Support.repository.appendingPathComponent("backups/validate_journal.py").path
+        let checked = try Support.run("python3", [validator, journal])
+        #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
     }
 }
 
