@@ -18,6 +18,21 @@ protocol Decompressor: AnyObject {
 /// How much plain output one call makes at most.
 private let chunkSize = 1 << 16
 
+/// One call of a streaming decoder on whatever input is buffered: `code` gets the input and an
+/// output buffer and says how much it consumed and made. The consumed input is taken from the source.
+private func decodeChunk(
+    from input: ByteSource, format: String,
+    _ code: (UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) throws -> (consumed: Int, made: Int)
+) throws -> [UInt8] {
+    let chunk = try input.available()
+    guard !chunk.isEmpty else { throw DamagedData(message: "it ends before the end of the \(format) stream") }
+    var output = [UInt8](repeating: 0, count: chunkSize)
+    let (consumed, made) = try chunk.withUnsafeBytes { inBuffer in try output.withUnsafeMutableBytes { try code(inBuffer, $0) } }
+    input.consume(consumed)
+    output.removeSubrange(made...)
+    return output
+}
+
 /// gzip through zlib (one member, as the kernel unpacks it).
 final class GzipDecompressor: Decompressor {
     private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
@@ -40,31 +55,23 @@ final class GzipDecompressor: Decompressor {
 
     func produce(from input: ByteSource) throws -> [UInt8]? {
         guard !finished else { return nil }
-        let chunk = try input.available()
-        guard !chunk.isEmpty else { throw DamagedData(message: "it ends before the end of the gzip stream") }
-        var output = [UInt8](repeating: 0, count: chunkSize)
-        let (status, consumed, made) = chunk.withUnsafeBytes { inBuffer in
-            output.withUnsafeMutableBytes { outBuffer in
-                stream.pointee.next_in = UnsafeMutablePointer(mutating: inBuffer.bindMemory(to: UInt8.self).baseAddress)
-                stream.pointee.avail_in = UInt32(inBuffer.count)
-                stream.pointee.next_out = outBuffer.bindMemory(to: UInt8.self).baseAddress
-                stream.pointee.avail_out = UInt32(outBuffer.count)
-                let status = inflate(stream, Z_NO_FLUSH)
-                return (status, inBuffer.count - Int(stream.pointee.avail_in), outBuffer.count - Int(stream.pointee.avail_out))
+        return try decodeChunk(from: input, format: "gzip") { inBuffer, outBuffer in
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: inBuffer.bindMemory(to: UInt8.self).baseAddress)
+            stream.pointee.avail_in = UInt32(inBuffer.count)
+            stream.pointee.next_out = outBuffer.bindMemory(to: UInt8.self).baseAddress
+            stream.pointee.avail_out = UInt32(outBuffer.count)
+            let status = inflate(stream, Z_NO_FLUSH)
+            let progress = (inBuffer.count - Int(stream.pointee.avail_in), outBuffer.count - Int(stream.pointee.avail_out))
+            switch status {
+            case Z_OK: break
+            case Z_STREAM_END: finished = true
+            case Z_BUF_ERROR where progress == (0, 0): throw DamagedData(message: "zlib made no progress")
+            default:
+                let reason = stream.pointee.msg.map { String(cString: $0) } ?? "status \(status)"
+                throw DamagedData(message: "the gzip data is corrupt (zlib: \(reason))")
             }
+            return progress
         }
-        input.consume(consumed)
-        switch status {
-        case Z_OK: break
-        case Z_STREAM_END: finished = true
-        case Z_BUF_ERROR where consumed == 0 && made == 0:
-            throw DamagedData(message: "zlib made no progress")
-        default:
-            let reason = stream.pointee.msg.map { String(cString: $0) } ?? "status \(status)"
-            throw DamagedData(message: "the gzip data is corrupt (zlib: \(reason))")
-        }
-        output.removeSubrange(made...)
-        return output
     }
 }
 
@@ -91,31 +98,24 @@ final class XzDecompressor: Decompressor {
 
     func produce(from input: ByteSource) throws -> [UInt8]? {
         guard !finished else { return nil }
-        let chunk = try input.available()
-        guard !chunk.isEmpty else { throw DamagedData(message: "it ends before the end of the xz stream") }
-        var output = [UInt8](repeating: 0, count: chunkSize)
-        let (status, consumed, made) = chunk.withUnsafeBytes { inBuffer in
-            output.withUnsafeMutableBytes { outBuffer in
-                stream.pointee.next_in = inBuffer.bindMemory(to: UInt8.self).baseAddress
-                stream.pointee.avail_in = inBuffer.count
-                stream.pointee.next_out = outBuffer.bindMemory(to: UInt8.self).baseAddress
-                stream.pointee.avail_out = outBuffer.count
-                let status = lzma_code(stream, LZMA_RUN)
-                return (status, inBuffer.count - stream.pointee.avail_in, outBuffer.count - stream.pointee.avail_out)
+        return try decodeChunk(from: input, format: "xz") { inBuffer, outBuffer in
+            stream.pointee.next_in = inBuffer.bindMemory(to: UInt8.self).baseAddress
+            stream.pointee.avail_in = inBuffer.count
+            stream.pointee.next_out = outBuffer.bindMemory(to: UInt8.self).baseAddress
+            stream.pointee.avail_out = outBuffer.count
+            let status = lzma_code(stream, LZMA_RUN)
+            let progress = (inBuffer.count - stream.pointee.avail_in, outBuffer.count - stream.pointee.avail_out)
+            switch status {
+            case LZMA_OK: break
+            case LZMA_STREAM_END: finished = true
+            case LZMA_MEMLIMIT_ERROR: throw DamagedData(message: "the xz data needs more than 1 GiB of memory to decode")
+            case LZMA_FORMAT_ERROR: throw DamagedData(message: "the xz header is not valid")
+            case LZMA_DATA_ERROR: throw DamagedData(message: "the xz data is corrupt")
+            case LZMA_BUF_ERROR where progress == (0, 0): throw DamagedData(message: "liblzma made no progress")
+            default: throw DamagedData(message: "liblzma failed (status \(status.rawValue))")
             }
+            return progress
         }
-        input.consume(consumed)
-        switch status {
-        case LZMA_OK: break
-        case LZMA_STREAM_END: finished = true
-        case LZMA_MEMLIMIT_ERROR: throw DamagedData(message: "the xz data needs more than 1 GiB of memory to decode")
-        case LZMA_FORMAT_ERROR: throw DamagedData(message: "the xz header is not valid")
-        case LZMA_DATA_ERROR: throw DamagedData(message: "the xz data is corrupt")
-        case LZMA_BUF_ERROR where consumed == 0 && made == 0: throw DamagedData(message: "liblzma made no progress")
-        default: throw DamagedData(message: "liblzma failed (status \(status.rawValue))")
-        }
-        output.removeSubrange(made...)
-        return output
     }
 }
 
@@ -133,24 +133,16 @@ final class ZstdDecompressor: Decompressor {
 
     func produce(from input: ByteSource) throws -> [UInt8]? {
         guard !finished else { return nil }
-        let chunk = try input.available()
-        guard !chunk.isEmpty else { throw DamagedData(message: "it ends before the end of the zstd frame") }
-        var output = [UInt8](repeating: 0, count: chunkSize)
-        let (result, consumed, made) = chunk.withUnsafeBytes { inBuffer in
-            output.withUnsafeMutableBytes { outBuffer in
-                var inDescriptor = ZSTD_inBuffer(src: inBuffer.baseAddress, size: inBuffer.count, pos: 0)
-                var outDescriptor = ZSTD_outBuffer(dst: outBuffer.baseAddress, size: outBuffer.count, pos: 0)
-                let result = ZSTD_decompressStream(context, &outDescriptor, &inDescriptor)
-                return (result, inDescriptor.pos, outDescriptor.pos)
+        return try decodeChunk(from: input, format: "zstd") { inBuffer, outBuffer in
+            var inDescriptor = ZSTD_inBuffer(src: inBuffer.baseAddress, size: inBuffer.count, pos: 0)
+            var outDescriptor = ZSTD_outBuffer(dst: outBuffer.baseAddress, size: outBuffer.count, pos: 0)
+            let result = ZSTD_decompressStream(context, &outDescriptor, &inDescriptor)
+            if ZSTD_isError(result) != 0 {
+                throw DamagedData(message: "the zstd data is corrupt (libzstd: \(String(cString: ZSTD_getErrorName(result))))")
             }
+            if result == 0 { finished = true }  // a frame fully decoded and flushed
+            return (inDescriptor.pos, outDescriptor.pos)
         }
-        input.consume(consumed)
-        if ZSTD_isError(result) != 0 {
-            throw DamagedData(message: "the zstd data is corrupt (libzstd: \(String(cString: ZSTD_getErrorName(result))))")
-        }
-        if result == 0 { finished = true }  // a frame fully decoded and flushed
-        output.removeSubrange(made...)
-        return output
     }
 }
 

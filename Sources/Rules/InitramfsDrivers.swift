@@ -67,7 +67,15 @@ public struct InitramfsDrivers: Rule {
                             "kernel \(kernel.release) has no \(absent.joined(separator: ", ")) (neither in \(directory) nor built in), which \(target) need(s) at boot; install a kernel that has them (a distribution kernel) before migrating",
                         path: context.root.display(directory)))
             }
-            guard let image = try kernel.initramfs.first(where: { try context.root.exists($0) }) else { continue }
+            guard let image = try kernel.initramfs.first(where: { try context.root.exists($0) }) else {
+                context.report(
+                    Finding(
+                        rule: Self.id, code: "initramfs.no-image", severity: .info,
+                        message:
+                            "kernel \(kernel.release) has no initramfs in /boot, so there is none to check; if it boots from one, make it with the guest's own tool"
+                    ))
+                continue
+            }
             images.append(image)
             guard let contents = try InitramfsReader.read(image, in: context.root) else { continue }
             let inImage = Set(contents.modulePaths.compactMap { KernelModules.name(ofPath: Substring($0)) })
