@@ -11,6 +11,8 @@ SHELL := /bin/bash
 # GRUB's real boot.img (it and grub-common only add files: no /etc/default/grub, no boot loader
 # installed, no service enabled); mtools fills ESP images.
 DEBIAN_PACKAGES := pkg-config libblkid-dev libudev-dev libmount-dev util-linux mount fdisk e2fsprogs dosfstools cryptsetup-bin diffutils patch time bc python3 python3-jsonschema busybox-static dnsmasq-base isc-dhcp-client netplan.io rpm grub-pc-bin mtools
+# The initramfs reader links the four compressors kernels use; cpio, xz-utils, zstd and lz4 make test images.
+DEBIAN_PACKAGES += zlib1g-dev liblzma-dev libzstd-dev liblz4-dev cpio xz-utils zstd lz4
 SWIFT_BUILD_FLAGS ?=
 # A module that imports another it does not declare in Package.swift fails the build.
 IMPORT_CHECK := --explicit-target-dependency-import-check error
@@ -20,12 +22,13 @@ TOOLS_DIR := .build/tools
 # The sample guest's NIC as the source hypervisor would report it (offline, no config names its MAC).
 DEMO_NIC := enp1s0=52:54:00:6b:3c:58
 
-.PHONY: help deps build debug demo test bench fmt clean
+.PHONY: help deps build debug demo test test-debian-initramfs bench fmt clean
 
 help:
 	@echo "make demo   - build and run 'guestprep plan' on the bundled sample guest"
 	@echo "make test   - build and run every test"
 	@echo "make build  - release binary with the Swift runtime linked in (.build/release/guestprep)"
+	@echo "make test-debian-initramfs - debootstrap a Debian root (cached) and test initramfs-drivers on real images"
 	@echo "make bench  - time 'guestprep plan' on generated guests of growing size"
 	@echo "make fmt    - format the sources with swift-format"
 
@@ -58,7 +61,8 @@ debug: deps
 	@scripts/check-warnings .build-log.txt
 
 # One binary that needs only glibc, libblkid.so.1, libudev.so.1 and libmount.so.1 (which brings
-# libselinux and libpcre2 on Debian, as mount(8) itself does) on the guest: the Swift
+# libselinux and libpcre2 on Debian, as mount(8) itself does), plus libz, liblzma, libzstd and liblz4 for
+# reading initramfs images (each in every Debian/RHEL base system) on the guest: the Swift
 # runtime is linked in, and so is libstdc++ (Foundation's ICU is C++), by putting a directory
 # holding only libstdc++.a first on the library path, so the runtime's own -lstdc++ finds it.
 STATIC_CXX_DIR := .build/static-libstdcxx
@@ -68,8 +72,8 @@ build: deps
 	  -Xswiftc -Xclang-linker -Xswiftc -static-libgcc $(SWIFT_BUILD_FLAGS)
 	@bin=$$(swift build -c release --show-bin-path)/guestprep; \
 	  echo "Built $$bin, which needs:"; ldd "$$bin" | sed 's/^/  /'; \
-	  if ldd "$$bin" | grep -vE 'linux-vdso|ld-linux|libc\.so|libm\.so|libblkid\.so|libudev\.so|libmount\.so|libselinux\.so|libpcre2-8\.so' | grep -q .; then \
-	    echo "error: the release binary needs libraries beyond glibc, libblkid, libudev and libmount" >&2; exit 1; fi
+	  if ldd "$$bin" | grep -vE 'linux-vdso|ld-linux|libc\.so|libm\.so|libblkid\.so|libudev\.so|libmount\.so|libselinux\.so|libpcre2-8\.so|libz\.so|liblzma\.so|libzstd\.so|liblz4\.so' | grep -q .; then \
+	    echo "error: the release binary needs libraries beyond glibc, libblkid, libudev, libmount and the four compressors" >&2; exit 1; fi
 
 demo: debug
 	scripts/make-sample-guest $(DEMO_DIR)
@@ -81,6 +85,14 @@ test: deps
 	swift build --build-tests $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS) 2>&1 | tee .build-log.txt; test $${PIPESTATUS[0]} = 0
 	@scripts/check-warnings .build-log.txt
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+# Opt-in (not part of `make test`): debootstraps a Debian root with linux-image-amd64 and
+# initramfs-tools into /var/cache/guestprep-tests (about nine minutes, needs a Debian mirror) and
+# runs initramfs-drivers against images update-initramfs builds. Once cached, `make test` runs it too.
+test-debian-initramfs: deps
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
+	swift build --build-tests $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS)
+	GUESTPREP_DEBOOTSTRAP=1 swift test --skip-build --filter DebianInitramfsTests $(SWIFT_BUILD_FLAGS)
 
 bench: build
 	scripts/bench $$(swift build -c release --show-bin-path)/guestprep

@@ -4,7 +4,7 @@ import PackageDescription
 // Layers, bottom to top; each module imports only modules below it, and declares exactly those
 // (`make test` builds with --explicit-target-dependency-import-check error):
 //   C bindings → GuestprepCore → GuestFS, BlockProbe, MountTable, HostProcess → Executor, Dialects → GuestFacts
-//   → Kernels → Rules → Planning → Journal (guest files only) → Apply → GuestprepCLI → guestprep
+//   → Initramfs → Kernels → Rules → Planning → Journal (guest files only) → Apply → GuestprepCLI → guestprep
 let package = Package(
     name: "guestprep",
     platforms: [.macOS(.v13)],
@@ -22,6 +22,11 @@ let package = Package(
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .systemLibrary(name: "CMount", pkgConfig: "mount", providers: [.apt(["libmount-dev"])]),
         .target(name: "CGuestprepShim"),
+        // The compressors an initramfs may use (gzip, xz, zstd, lz4), for reading images in process.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLz4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         // pipe2, and the fork into a chroot in a private mount namespace (only async-signal-safe calls before exec).
         .target(name: "CProcessShim"),
 
@@ -49,14 +54,16 @@ let package = Package(
         .target(name: "Network", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts", "Yams"]),
         // The running system's network links through libudev and ethtool: name, MACs, driver, bus, kind.
         .target(name: "LinkProbe", dependencies: ["GuestprepCore", "Network", "CUdev", "CGuestprepShim"]),
+        // Initramfs images read in process: concatenated cpio archives, each raw or compressed.
+        .target(name: "Initramfs", dependencies: ["GuestprepCore", "GuestFS", "CZlib", "CLzma", "CZstd", "CLz4"]),
         // Kernels three ways (package database, /boot, /lib/modules), version order, /boot space.
-        .target(name: "Kernels", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts"]),
+        .target(name: "Kernels", dependencies: ["GuestprepCore", "GuestFS", "Dialects", "GuestFacts", "Initramfs"]),
         // Remediations: inspect → findings → typed changes.
         .target(
             name: "Rules",
             dependencies: [
                 "GuestprepCore", "GuestFS", "BlockProbe", "Dialects", "MountTable", "GuestFacts", "Executor", "Network", "LinkProbe",
-                "Kernels", "Yams",
+                "Kernels", "Yams", "Initramfs",
             ]),
         // Playbooks and plans (what to change, shown as diffs), saved plans.
         .target(name: "Planning", dependencies: ["GuestprepCore", "GuestFS", "BlockProbe", "GuestFacts", "Executor", "Rules", "Yams"]),
@@ -88,7 +95,7 @@ let package = Package(
             dependencies: [
                 "GuestprepCore", "GuestFS", "BlockProbe", "MountTable", "Dialects", "GuestFacts", "Network", "LinkProbe", "Rules",
                 "Planning", "Journal", "Apply",
-                "GuestprepCLI", "CGuestprepShim", "HostProcess", "Executor", "CTestSupport", "Kernels",
+                "GuestprepCLI", "CGuestprepShim", "HostProcess", "Executor", "CTestSupport", "Kernels", "Initramfs",
             ], exclude: ["Fixtures", "Snapshots"]),
     ]
 )

@@ -22,6 +22,9 @@ public struct Applier {
     /// Longest a command of a change may run (an initramfs rebuild for many kernels takes minutes).
     public static let commandTimeout: Duration = .seconds(1800)
 
+    /// Largest file a command may rewrite and have saved (initramfs images run to a few hundred MiB).
+    public static let rewrittenFileLimit = 1 << 30
+
     public struct Outcome: Sendable {
         public var runID: String
         public var changes: Int
@@ -101,7 +104,9 @@ public struct Applier {
         if let proposed = change.proposed { entry.newSHA256 = sha256Hex(proposed) }
         if case .renameAside(_, _, let destination) = change.action { entry.destination = destination.description }
         if let command = change.command {
-            entry.command = CommandRecord(argv: command.argv, undo: command.undo, manualUndo: command.manualUndo)
+            entry.command = CommandRecord(
+                argv: command.argv, undo: command.undo, manualUndo: command.manualUndo,
+                rewrites: command.rewrites.isEmpty ? nil : command.rewrites.map(\.description))
         }
         return entry
     }
@@ -136,6 +141,16 @@ public struct Applier {
             intent.new = FileState(contents: contents, metadata: original?.metadata ?? metadata)
         }
         if case .createDirectory(_, let mode) = change.action { intent.mode = mode }
+        if let command = change.command, !command.rewrites.isEmpty {
+            intent.rewritten = try command.rewrites.enumerated().map { index, path in
+                var saved = RewrittenFile(path: path.description)
+                if let file = try root.readFile(path, limit: Self.rewrittenFileLimit) {
+                    saved.original = FileState(contents: file.contents, metadata: file.metadata)
+                    saved.backup = try journal.saveBackup(step: step, rewritten: index + 1, contents: file.contents)
+                }
+                return saved
+            }
+        }
         try journal.append(intent)
 
         var done = JournalRecord(.done)
@@ -160,6 +175,15 @@ public struct Applier {
                     .command,
                     "\(command.argv.joined(separator: " ")) \(result.timedOut ? "ran past its time limit and was killed" : result.wasSignaled ? "was killed by signal \(result.status)" : "exited with status \(result.status)")",
                     cause: result.outputTail.isEmpty ? nil : result.outputTail)
+            }
+            if !command.rewrites.isEmpty {
+                done.rewritten = try command.rewrites.map { path in
+                    RewrittenFile(
+                        path: path.description,
+                        new: try root.readFile(path, limit: Self.rewrittenFileLimit).map {
+                            FileState(contents: $0.contents, metadata: $0.metadata)
+                        })
+                }
             }
         }
         try FaultInjection.stepCompleted()

@@ -50,6 +50,8 @@ public struct Rollback {
         case moveBack(from: GuestPath, to: GuestPath)
         case removeDirectory(GuestPath)
         case runUndo([String])
+        /// Files a command rewrote, put back as they were (nil contents: the file was not there).
+        case restoreRewritten([(path: GuestPath, contents: [UInt8]?, metadata: FileMetadata?)])
         /// Nothing to undo, but a crash inside the step's atomic replace may have left its
         /// temporary file beside the target: ours to remove.
         case removeTemporaries(GuestPath)
@@ -93,7 +95,7 @@ public struct Rollback {
                 pending.append((planned.step, label, undo))
                 switch undo {
                 case .remove(let path), .removeDirectory(let path), .moveBack(let path, _): removed.insert(path)
-                case .restore, .runUndo, .removeTemporaries: break
+                case .restore, .runUndo, .removeTemporaries, .restoreRewritten: break
                 }
             }
         }
@@ -119,6 +121,15 @@ public struct Rollback {
                 try root.moveFile(from, to: to)
             case .removeDirectory(let path):
                 try root.removeEmptyDirectory(path)
+            case .restoreRewritten(let files):
+                for file in files {
+                    if let contents = file.contents, let metadata = file.metadata {
+                        try root.replaceFile(file.path, contents: contents, metadata: metadata)
+                        try root.removeStaleTemporaries(beside: file.path)
+                    } else if try root.exists(file.path) {
+                        try root.removeFile(file.path)
+                    }
+                }
             case .removeTemporaries(let path):
                 try root.removeStaleTemporaries(beside: path)
                 continue  // no state of the run changed: no record
@@ -163,12 +174,37 @@ public struct Rollback {
         case undo(Undo)
     }
 
-    private func hash(_ path: GuestPath) throws -> String? {
+    private func hash(_ path: GuestPath, limit: Int = GuestRoot.defaultSizeLimit) throws -> String? {
         do {
-            return try root.readFile(path).map { sha256Hex($0.contents) }
+            return try root.readFile(path, limit: limit).map { sha256Hex($0.contents) }
         } catch let error as GuestprepError where error.code == .fileTooLarge || error.code == .notRegularFile {
             return "not a file guestprep wrote"  // matches neither hash: a conflict
         }
+    }
+
+    /// A command whose rewritten files were saved: each goes back unless it changed since (a
+    /// command cut short by a crash may have written anything, so then every one goes back).
+    private func decideRewritten(_ planned: ManifestStep, saved: [RewrittenFile], run: LoadedRun, journal: RunJournal, force: Bool)
+        throws -> Decision
+    {
+        let after = run.records.first { $0.type == .done && $0.step == planned.step }?.rewritten
+        var files: [(path: GuestPath, contents: [UInt8]?, metadata: FileMetadata?)] = []
+        for (index, file) in saved.enumerated() {
+            let path = GuestPath(file.path)
+            let current = try hash(path, limit: Applier.rewrittenFileLimit)
+            if current == file.original?.sha256 { continue }
+            if let after, index < after.count, current != after[index].new?.sha256, !force {
+                return .conflict(
+                    "\(file.path) \(current == nil ? "deleted" : "changed") since \(planned.command?.argv.first ?? "the command") rewrote it"
+                )
+            }
+            guard let original = file.original, let backup = file.backup else {
+                files.append((path, nil, nil))
+                continue
+            }
+            files.append((path, try journal.readBackup(backup, expected: original), try original.metadata()))
+        }
+        return files.isEmpty ? .nothing : .undo(.restoreRewritten(files))
     }
 
     private func decide(
@@ -208,6 +244,9 @@ public struct Rollback {
         case "run-command":
             guard let command = planned.command else { return .nothing }
             let shown = command.argv.joined(separator: " ")
+            if command.undo == nil, let saved = intent.rewritten, !saved.isEmpty {
+                return try decideRewritten(planned, saved: saved, run: run, journal: journal, force: force)
+            }
             if let undo = command.undo {
                 return .undo(.runUndo(undo))  // undo commands are written to be safe to run again
             }

@@ -19,6 +19,8 @@ public struct ShellAssignmentsFile: Sendable {
         /// Values this parser does not rewrite: open quotes continued on later lines, backslashes,
         /// several concatenated words.
         public var isSimple: Bool
+        /// `KEY+=value`, bash's append (dracut.conf's `add_drivers+=" … "`).
+        public var isAppend = false
     }
 
     public init(bytes: [UInt8]) {
@@ -75,8 +77,11 @@ public struct ShellAssignmentsFile: Sendable {
         }
         let keyStart = position
         while position < content.count, isNameByte(content[position], first: position == keyStart) { position += 1 }
-        guard position > keyStart, position < content.count, content[position] == UInt8(ascii: "=") else { return nil }
         let key = String(decoding: content[keyStart..<position], as: UTF8.self)
+        guard !key.isEmpty else { return nil }
+        let isAppend = position + 1 < content.count && content[position] == UInt8(ascii: "+") && content[position + 1] == UInt8(ascii: "=")
+        if isAppend { position += 1 }
+        guard position < content.count, content[position] == UInt8(ascii: "=") else { return nil }
         position += 1
 
         let valueStart = position
@@ -85,7 +90,9 @@ public struct ShellAssignmentsFile: Sendable {
             let inner = position + 1
             guard let close = content[inner...].firstIndex(of: quote) else {
                 // Opened here, closed on a later line.
-                return Assignment(index: index, key: key, value: "", contentRange: inner..<content.count, quote: quote, isSimple: false)
+                return Assignment(
+                    index: index, key: key, value: "", contentRange: inner..<content.count, quote: quote, isSimple: false,
+                    isAppend: isAppend)
             }
             let innerBytes = content[inner..<close]
             let after = close + 1
@@ -93,14 +100,14 @@ public struct ShellAssignmentsFile: Sendable {
             let simple = endsCleanly && (quote == UInt8(ascii: "'") || !innerBytes.contains(UInt8(ascii: "\\")))
             return Assignment(
                 index: index, key: key, value: String(decoding: innerBytes, as: UTF8.self),
-                contentRange: inner..<close, quote: quote, isSimple: simple)
+                contentRange: inner..<close, quote: quote, isSimple: simple, isAppend: isAppend)
         }
         while position < content.count, !content[position].isBlank { position += 1 }
         let raw = content[valueStart..<position]
         let simple = !raw.contains(where: { [UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "`")].contains($0) })
         return Assignment(
             index: index, key: key, value: String(decoding: raw, as: UTF8.self),
-            contentRange: valueStart..<position, quote: nil, isSimple: simple)
+            contentRange: valueStart..<position, quote: nil, isSimple: simple, isAppend: isAppend)
     }
 
     private static func isNameByte(_ byte: UInt8, first: Bool) -> Bool {

@@ -217,6 +217,17 @@ public final class GuestRoot: Sendable {
     /// Reads a regular file, or returns nil when it does not exist. Refuses directories, device
     /// nodes, FIFOs and sockets without opening them, and files above `limit` bytes.
     public func readFile(_ path: GuestPath, limit: Int = GuestRoot.defaultSizeLimit) throws -> GuestFile? {
+        guard let (file, canonical, _) = try openRegularFile(path, doing: "reads and edits") else { return nil }
+        return try readOpenedFile(
+            file, path: canonical, limit: limit,
+            advice: "guestprep only edits configuration files up to \(Self.sizeText(limit)). If this really is configuration, "
+                + "trim it (stale entries, long comment blocks) and run again; if it is not, something else sits at this path "
+                + "in the guest (check that --root is the guest's root directory)")
+    }
+
+    /// Opens a regular file for reading, or returns nil when it does not exist; anything else
+    /// there is refused without being opened.
+    func openRegularFile(_ path: GuestPath, doing what: String) throws -> (file: Descriptor, canonical: GuestPath, info: stat)? {
         let resolved: Resolved
         do {
             resolved = try resolve(path, allowMissingLeaf: true)
@@ -224,17 +235,12 @@ public final class GuestRoot: Sendable {
             return nil
         }
         guard resolved.exists else { return nil }
-        let shown = display(resolved.canonical)
-        let info = try requireRegularFile(resolved, doing: "reads and edits")
+        let info = try requireRegularFile(resolved, doing: what)
         let fd = guestprep_openat(resolved.parent.fd, resolved.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0)
-        guard fd >= 0 else { throw GuestprepError.system("opening", path: shown) }
+        guard fd >= 0 else { throw GuestprepError.system("opening", path: display(resolved.canonical)) }
         let file = Descriptor(fd)
         try requireSameRegularFile(file.fd, as: info, singleLink: false, path: resolved.canonical)
-        return try readOpenedFile(
-            file, path: resolved.canonical, limit: limit,
-            advice: "guestprep only edits configuration files up to \(Self.sizeText(limit)). If this really is configuration, "
-                + "trim it (stale entries, long comment blocks) and run again; if it is not, something else sits at this path "
-                + "in the guest (check that --root is the guest's root directory)")
+        return (file, resolved.canonical, info)
     }
 
     /// The bytes and metadata of an opened regular file, refusing more than `limit` bytes with a

@@ -51,6 +51,9 @@ public struct JournalRecord: Codable, Sendable, Equatable {
     public var status: Int32?
     /// The end of what the command printed (stdout then stderr), on its `done` record.
     public var output: String?
+    /// A run-command step that rewrites files: on `intent` each one's original and backup, on
+    /// `done` each one's new state; rollback puts the originals back.
+    public var rewritten: [RewrittenFile]?
     /// Why a run was rolled back: "requested" or "apply-failed".
     public var reason: String?
     /// What made an apply fail, on `failed`.
@@ -109,16 +112,35 @@ public struct CommandRecord: Codable, Sendable, Equatable {
     public var undo: [String]?
     /// How to undo it by hand, for commands without `undo`.
     public var manualUndo: String?
+    /// Files the command rewrites (initramfs images), saved before it runs and restored by rollback.
+    public var rewrites: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case argv, undo
+        case argv, undo, rewrites
         case manualUndo = "manual_undo"
     }
 
-    public init(argv: [String], undo: [String]? = nil, manualUndo: String? = nil) {
+    public init(argv: [String], undo: [String]? = nil, manualUndo: String? = nil, rewrites: [String]? = nil) {
         self.argv = argv
         self.undo = undo
         self.manualUndo = manualUndo
+        self.rewrites = rewrites
+    }
+}
+
+/// One file a command rewrites: its state before (nil: absent) with the backup of its bytes, and after.
+public struct RewrittenFile: Codable, Sendable, Equatable {
+    public var path: String
+    public var original: FileState?
+    /// `files/<step>.<n>.orig`, when there was an original.
+    public var backup: String?
+    public var new: FileState?
+
+    public init(path: String, original: FileState? = nil, backup: String? = nil, new: FileState? = nil) {
+        self.path = path
+        self.original = original
+        self.backup = backup
+        self.new = new
     }
 }
 

@@ -120,8 +120,11 @@ public struct RunJournal: Sendable {
     public static func backupName(step: Int) -> String { "files/\(step).orig" }
 
     /// Saves a step's original bytes (fsynced, 0600) and returns the path to record.
-    public func saveBackup(step: Int, contents: [UInt8]) throws -> String {
-        let relative = Self.backupName(step: step)
+    /// The backup of the `index`th file a command step rewrites.
+    public static func backupName(step: Int, rewritten index: Int) -> String { "files/\(step).\(index).orig" }
+
+    public func saveBackup(step: Int, rewritten index: Int? = nil, contents: [UInt8]) throws -> String {
+        let relative = index.map { Self.backupName(step: step, rewritten: $0) } ?? Self.backupName(step: step)
         try root.replaceOwnFile(
             directory.appending(relative), contents: contents, metadata: FileMetadata(mode: 0o600, uid: 0, gid: 0), in: Self.stateDirectory)
         try FaultInjection.stepCompleted()
@@ -132,7 +135,8 @@ public struct RunJournal: Sendable {
     /// never silently "nothing to restore".
     public func readBackup(_ relative: String, expected: FileState) throws -> [UInt8] {
         let path = directory.appending(relative)
-        guard let file = try root.readOwnFile(path, in: Self.stateDirectory) else {
+        // Sized by what was recorded (checked below), so a saved initramfs image is readable.
+        guard let file = try root.readOwnFile(path, limit: max(GuestRoot.defaultSizeLimit, expected.size), in: Self.stateDirectory) else {
             throw GuestprepError(
                 .journal, "backup \(relative) of run \(id) is missing; the original cannot be restored from it", path: root.display(path))
         }
@@ -290,6 +294,14 @@ struct JournalCheck {
                     guard Self.isSHA256(state.sha256) else { throw fail(line, "a sha256 that is not 64 hex digits") }
                 }
                 if let mode = record.mode, mode > 0o7777 { throw fail(line, "mode \(mode) is not a permission mode") }
+                if record.rewritten?.map(\.path) != planned.command?.rewrites {
+                    throw fail(line, "step \(step) saves other files than the begin record says its command rewrites")
+                }
+                for (index, file) in (record.rewritten ?? []).enumerated()
+                where file.backup != file.original.map({ _ in RunJournal.backupName(step: step, rewritten: index + 1) }) {
+                    throw fail(
+                        line, "step \(step)'s backup of \(file.path) is not \(RunJournal.backupName(step: step, rewritten: index + 1))")
+                }
                 intents.insert(step)
                 lastIntent = step
             case .done, .restored:

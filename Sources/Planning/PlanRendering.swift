@@ -55,6 +55,10 @@ public enum PlanRendering {
             if let command = change.command {
                 out += "    effect: \(command.effect)\n"
                 if let undo = command.undo { out += "    undone by: \(undo.joined(separator: " "))\n" }
+                if !command.rewrites.isEmpty {
+                    out +=
+                        "    rewrites (saved first, restored by rollback): \(command.rewrites.map(\.description).joined(separator: ", "))\n"
+                }
                 if let manual = command.manualUndo { out += "    to undo by hand: \(manual)\n" }
             }
             if let path = change.path {

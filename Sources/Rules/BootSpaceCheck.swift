@@ -21,15 +21,7 @@ public struct BootSpaceCheck: Rule {
         }
         guard KernelPrune.hasKernels(context) else { return }
         let inventory = try KernelPrune.inventory(context)
-        let leaving = Set(
-            context.changes.filter { $0.rules.contains(KernelPrune.id) }.compactMap(\.command).flatMap(KernelPrune.removedPackages))
-        let removed = inventory.kernels.filter { kernel in
-            kernel.isPackaged
-                && kernel.packages.allSatisfy { package in
-                    [package.name, "\(package.name)=\(package.version)", package.spelled(for: .rpm)].contains(where: leaving.contains)
-                }
-        }
-        let kept = inventory.kernels.filter { kernel in !removed.contains { $0.release == kernel.release } }
+        let (kept, removed) = KernelPrune.plannedKernels(inventory, context: context)
         var largest: (path: GuestPath, bytes: Int)?
         for image in context.facts.kernels.initramfsImages {
             if case .regularFile(let size, _) = try context.root.entry(image), size > (largest?.bytes ?? -1) { largest = (image, size) }

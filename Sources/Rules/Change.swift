@@ -11,15 +11,34 @@ public struct CommandStep: Sendable, Codable, Equatable {
     public var undo: [String]?
     /// For an irreversible command: how an admin undoes it by hand; recorded in the journal.
     public var manualUndo: String?
+    /// Files the command rewrites (an initramfs rebuild's images): apply saves each in the
+    /// journal before the command runs, and rollback puts them back, which undoes the command.
+    public var rewrites: [GuestPath]
 
-    public init(argv: [String], effect: String, undo: [String]? = nil, manualUndo: String? = nil) {
+    public init(argv: [String], effect: String, undo: [String]? = nil, manualUndo: String? = nil, rewrites: [GuestPath] = []) {
         self.argv = argv
         self.effect = effect
         self.undo = undo
         self.manualUndo = manualUndo
+        self.rewrites = rewrites
     }
 
-    public var isReversible: Bool { undo != nil }
+    enum CodingKeys: String, CodingKey {
+        case argv, effect, undo, manualUndo, rewrites
+    }
+
+    // Plans saved before `rewrites` existed have none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        argv = try container.decode([String].self, forKey: .argv)
+        effect = try container.decode(String.self, forKey: .effect)
+        undo = try container.decodeIfPresent([String].self, forKey: .undo)
+        manualUndo = try container.decodeIfPresent(String.self, forKey: .manualUndo)
+        rewrites = try container.decodeIfPresent([GuestPath].self, forKey: .rewrites) ?? []
+    }
+
+    /// An undo command, or the rewritten files' backups, undo it.
+    public var isReversible: Bool { undo != nil || !rewrites.isEmpty }
 }
 
 /// One proposed change to the guest: a closed set of typed actions.

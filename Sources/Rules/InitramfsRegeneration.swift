@@ -53,11 +53,14 @@ enum InitramfsRegeneration {
                 ))
             return
         }
+        // The images there now are saved before the rebuild, so rollback puts them back as they were.
+        let images = context.facts.kernels.initramfsImages
         context.proposeCommand(
             CommandStep(
                 argv: tool.argv, effect: "rebuild the initramfs of every kernel so early boot \(why)", undo: nil,
-                manualUndo:
-                    "after rolling back the files, run \(tool.argv.joined(separator: " ")) again in the guest to rebuild the images without them"
-            ), rule: rule, reasons: [reason])
+                manualUndo: images.isEmpty
+                    ? "after rolling back the files, run \(tool.argv.joined(separator: " ")) again in the guest to rebuild the images without them"
+                    : nil,
+                rewrites: images), rule: rule, reasons: [reason])
     }
 }

@@ -99,6 +99,19 @@ public struct KernelPrune: Rule {
             })
     }
 
+    /// The kernels that stay after the removals this plan already holds, and those that go.
+    static func plannedKernels(_ inventory: KernelInventory, context: RuleContext) -> (kept: [InstalledKernel], removed: [InstalledKernel])
+    {
+        let leaving = Set(context.changes.filter { $0.rules.contains(id) }.compactMap(\.command).flatMap(removedPackages))
+        let removed = inventory.kernels.filter { kernel in
+            kernel.isPackaged
+                && kernel.packages.allSatisfy { package in
+                    [package.name, "\(package.name)=\(package.version)", package.spelled(for: .rpm)].contains(where: leaving.contains)
+                }
+        }
+        return (inventory.kernels.filter { kernel in !removed.contains { $0.release == kernel.release } }, removed)
+    }
+
     static func query(_ argv: [String], executor: any GuestExecutor, root: GuestRoot) throws -> [UInt8] {
         let result = try executor.run(GuestCommand(argv, timeout: .seconds(300)))
         guard result.succeeded else {

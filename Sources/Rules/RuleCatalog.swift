@@ -23,6 +23,7 @@ public enum RuleCatalog {
         RepositoryFreshness.self,
         KernelCurrentCheck.self,
         NetworkMapCheck.self,
+        InitramfsDrivers.self,
     ]
 
     public static func rule(id: String) -> (any Rule.Type)? {

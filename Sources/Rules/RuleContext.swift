@@ -188,10 +188,23 @@ public final class RuleContext {
 
     /// Proposes running a command in the guest (after every file change before it in the plan).
     public func proposeCommand(_ step: CommandStep, rule: String, reasons: [String]) {
-        // One run of a command serves every rule that needs it (update-grub once, not per rule).
+        // The same command from two rules runs once, rewriting what either declared, and at the
+        // later rule's place: after every file either rule changes (an initramfs rebuilt before
+        // a later rule's modules list is written would not carry those modules).
         if let index = changes.firstIndex(where: { $0.command?.argv == step.argv && $0.command?.undo == step.undo }) {
-            if !changes[index].rules.contains(rule) { changes[index].rules.append(rule) }
-            changes[index].reasons += reasons
+            var change = changes[index]
+            if case .runCommand(var merged) = change.action {
+                for path in step.rewrites where !merged.rewrites.contains(path) { merged.rewrites.append(path) }
+                change.action = .runCommand(merged)
+            }
+            if !change.rules.contains(rule) { change.rules.append(rule) }
+            change.reasons += reasons
+            changes.remove(at: index)
+            changeIndex = [:]
+            for (position, kept) in changes.enumerated() {
+                if let path = kept.path { changeIndex[path] = position }
+            }
+            append(change)
             return
         }
         append(Change(rules: [rule], action: .runCommand(step), reasons: reasons))

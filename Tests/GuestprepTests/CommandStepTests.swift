@@ -62,6 +62,40 @@ struct CommandStepTests {
         #expect(try guest.hostMounts().isEmpty)
     }
 
+    @Test("a command that rewrites files: they are saved first, and rollback puts them back (and removes one it created)")
+    func rewrites() throws {
+        let guest = try PhonyGuest("step-rewrites")
+        defer { Support.cleanUp(guest.top) }
+        let image = guest.root.appendingPathComponent("boot/initrd.img-1")
+        let original = [UInt8](repeating: 0xA5, count: 20 << 20)  // past the 16 MiB configuration-file limit
+        try FileManager.default.createDirectory(at: image.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(original).write(to: image)
+        try Support.must("chmod", ["600", image.path])
+        let rebuild = CommandStep(
+            argv: ["/bin/sh", "-c", "echo new > /boot/initrd.img-1; echo made > /boot/initrd.img-2"], effect: "rebuild",
+            rewrites: ["/boot/initrd.img-1", "/boot/initrd.img-2"])
+        let (root, plan) = try plan(guest, [rebuild])
+        #expect(plan.irreversibleChanges.isEmpty, "restoring the saved files undoes it")
+        let outcome = try Applier(root: root, tool: "test", runner: ChrootExecutor(root: root)).apply(plan)
+        #expect(try Support.read(image) == "new\n")
+        let records = try RunJournal(root: root, id: outcome.runID).records()
+        let intent = try #require(records.first { $0.type == .intent && $0.action == "run-command" })
+        #expect(intent.rewritten?.map(\.backup) == ["files/2.1.orig", nil])
+        #expect(records.first { $0.type == .done && $0.step == 2 }?.rewritten?.compactMap(\.new).count == 2)
+
+        // Rollback refuses to overwrite an image changed since, unless forced.
+        try Support.write("changed by hand\n", to: image)
+        #expect(throws: GuestprepError.self) {
+            _ = try Rollback(root: root, runner: ChrootExecutor(root: root)).rollBack(runID: outcome.runID, force: false)
+        }
+        try Support.write("new\n", to: image)
+        _ = try Rollback(root: root, runner: ChrootExecutor(root: root)).rollBack(runID: outcome.runID, force: false)
+        #expect([UInt8](try Data(contentsOf: image)) == original)
+        var info = stat()
+        #expect(stat(image.path, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        #expect(!FileManager.default.fileExists(atPath: guest.root.appendingPathComponent("boot/initrd.img-2").path))
+    }
+
     @Test("a command that fails rolls the whole run back: the file written before it is restored")
     func fails() throws {
         let guest = try PhonyGuest("step-fails")

@@ -41,6 +41,46 @@ struct MachineryTests {
         }
     }
 
+    /// Asks for the initramfs rebuild first, with nothing written yet.
+    struct RebuildsEarly: TestRule {
+        static let id = "test-rebuilds-early"
+        func evaluate(in context: RuleContext) throws {
+            context.proposeCommand(
+                CommandStep(argv: ["update-initramfs", "-u", "-k", "all"], effect: "rebuild", rewrites: ["/boot/initrd.img-1"]),
+                rule: Self.id, reasons: ["early"])
+        }
+    }
+
+    /// Writes the modules list, then asks for the same rebuild.
+    struct WritesThenRebuilds: TestRule {
+        static let id = "test-writes-then-rebuilds"
+        func evaluate(in context: RuleContext) throws {
+            try context.propose("/etc/initramfs-tools/modules", contents: Array("nvme\n".utf8), rule: Self.id, reasons: ["driver"])
+            context.proposeCommand(
+                CommandStep(argv: ["update-initramfs", "-u", "-k", "all"], effect: "rebuild", rewrites: ["/boot/initrd.img-2"]),
+                rule: Self.id, reasons: ["late"])
+        }
+    }
+
+    @Test("one command two rules need is planned once, after the files either rule writes, rewriting what both declared")
+    func mergedCommandRunsLast() throws {
+        let guest = try FixtureGuest()
+        defer { guest.cleanUp() }
+        let root = try GuestRoot(hostPath: guest.root.path)
+        let playbook = Playbook(
+            name: "test", source: "test",
+            steps: [
+                .init(rule: RebuildsEarly(), ruleID: RebuildsEarly.id, line: 1),
+                .init(rule: WritesThenRebuilds(), ruleID: WritesThenRebuilds.id, line: 2),
+            ])
+        let plan = Planner.plan(root: root, devices: DeviceInventory(devices: []), facts: try GuestFacts.gather(from: root), playbook: playbook)
+        let commands = plan.changes.filter { $0.kind == .runCommand }
+        #expect(commands.count == 1)
+        #expect(plan.changes.last?.kind == .runCommand, "the rebuild runs after the modules list is written")
+        #expect(commands.first?.rules == [RebuildsEarly.id, WritesThenRebuilds.id])
+        #expect(commands.first?.command?.rewrites == ["/boot/initrd.img-1", "/boot/initrd.img-2"])
+    }
+
     @Test("create, modify and delete go through plan, apply and rollback, and rules see each other's proposals")
     func createModifyDelete() throws {
         let guest = try FixtureGuest()

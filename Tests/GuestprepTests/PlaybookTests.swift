@@ -20,6 +20,7 @@ struct PlaybookTests {
                 "lvm-identity", "multipath", "bootloader-device",
                 "kernel-parameters", "cloud-init-identity", "data-disk-nofail",
                 "guest-agent", "subscription", "repos-updated", "kernel-current", "network-map",
+                "initramfs-drivers",
             ])
     }
 
