@@ -65,7 +65,7 @@ public struct InitramfsDrivers: Rule {
                         rule: Self.id, code: "initramfs.driver-unavailable", severity: context.destination == nil ? .warning : .blocker,
                         message:
                             "kernel \(kernel.release) has no \(absent.joined(separator: ", ")) (neither in \(directory) nor built in), which \(target) need(s) at boot; install a kernel that has them (a distribution kernel) before migrating",
-                        path: context.root.display(directory)))
+                        path: directory.description))
             }
             guard let image = try kernel.initramfs.first(where: { try context.root.exists($0) }) else {
                 context.report(
@@ -86,7 +86,7 @@ public struct InitramfsDrivers: Rule {
                     rule: Self.id, code: "initramfs.driver-missing", severity: .warning,
                     message:
                         "\(image.name) lacks \(lacking.joined(separator: ", ")), which \(target) need(s) to reach the root disk: the moved guest would stop in the initramfs shell",
-                    path: context.root.display(image)))
+                    path: image.description))
             for driver in lacking where !missing.contains(driver) { missing.append(driver) }
         }
         guard !missing.isEmpty else { return }

@@ -139,7 +139,7 @@ public struct KernelPrune: Rule {
         ]
         for (paths, code, message) in orphans {
             for path in paths {
-                context.report(Finding(rule: id, code: code, severity: .warning, message: message, path: context.root.display(path)))
+                context.report(Finding(rule: id, code: code, severity: .warning, message: message, path: path.description))
             }
         }
         for package in inventory.unsettledPackages {
@@ -249,7 +249,7 @@ public struct KernelPrune: Rule {
             Finding(
                 rule: Self.id, code: "kernels.prune", severity: .info,
                 message: "\(removed.count) old kernel(s) will be removed: \(reasons.joined(separator: "; "))",
-                path: context.root.display("/boot")))
+                path: "/boot"))
         context.proposeCommand(
             CommandStep(
                 argv: tool.argv + names,
@@ -284,7 +284,7 @@ public struct KernelPrune: Rule {
                         rule: Self.id, code: "kernels.bootloader-stale", severity: .warning,
                         message:
                             "names kernels that will be removed (\(stale.joined(separator: ", "))) and no grub-mkconfig is in the guest; after apply, run `grub-mkconfig -o \(config)` (or `grub2-mkconfig -o \(config)`) in the guest",
-                        path: context.root.display(config)))
+                        path: config.description))
                 continue
             }
             context.proposeCommand(
@@ -303,7 +303,7 @@ public struct KernelPrune: Rule {
                         rule: Self.id, code: "kernels.bls-entry", severity: .info,
                         message:
                             "boot entry for kernel \(release), which will be removed: the package's scripts delete it (kernel-install remove); if it is still there after apply, delete it",
-                        path: context.root.display(path)))
+                        path: path.description))
             }
         }
     }
