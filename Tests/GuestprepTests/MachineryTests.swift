@@ -73,7 +73,8 @@ struct MachineryTests {
                 .init(rule: RebuildsEarly(), ruleID: RebuildsEarly.id, line: 1),
                 .init(rule: WritesThenRebuilds(), ruleID: WritesThenRebuilds.id, line: 2),
             ])
-        let plan = Planner.plan(root: root, devices: DeviceInventory(devices: []), facts: try GuestFacts.gather(from: root), playbook: playbook)
+        let plan = Planner.plan(
+            root: root, devices: DeviceInventory(devices: []), facts: try GuestFacts.gather(from: root), playbook: playbook)
         let commands = plan.changes.filter { $0.kind == .runCommand }
         #expect(commands.count == 1)
         #expect(plan.changes.last?.kind == .runCommand, "the rebuild runs after the modules list is written")
@@ -320,7 +321,8 @@ struct ProbeFailureTests {
         defer { guest.cleanUp() }
         var devices = try DiskImageProbe.inventory([DiskMapping(guestName: "/dev/sda", hostPath: guest.disk.path)]).devices
         let index = try #require(devices.firstIndex { $0.name == "/dev/sda1" })
-        devices[index] = BlockDevice(name: "/dev/sda1", source: "/dev/sda1", readFailure: "/dev/sda1: opening failed: Permission denied (errno 13)")
+        devices[index] = BlockDevice(
+            name: "/dev/sda1", source: "/dev/sda1", readFailure: "/dev/sda1: opening failed: Permission denied (errno 13)")
         let plan = try Planner.plan(
             root: try GuestRoot(hostPath: guest.root.path), devices: DeviceInventory(devices: devices),
             playbook: Playbook(
