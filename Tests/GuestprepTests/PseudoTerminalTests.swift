@@ -1,4 +1,3 @@
-import CTestSupport
 import Foundation
 import Testing
 
@@ -8,19 +7,15 @@ struct PseudoTerminalTests {
     /// Runs guestprep with a pty as stdin (so it sees a terminal), types `answer` at it, and
     /// returns what it printed on stdout.
     func runAtTerminal(_ arguments: [String], answer: String) throws -> (status: Int32, output: String) {
-        var path = [CChar](repeating: 0, count: 128)
-        let master = test_open_pty(&path, UInt(path.count))
-        try #require(master >= 0, "could not open a pseudo-terminal")
-        defer { close(master) }
-        let slavePath = String(decoding: path.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let slave = open(slavePath, O_RDWR | O_NOCTTY)
-        try #require(slave >= 0)
+        let terminal = try PseudoTerminal()
+        defer { terminal.closeMaster() }
+        let master = terminal.master
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Support.binary)
         process.arguments = arguments
         let output = Pipe()
-        process.standardInput = FileHandle(fileDescriptor: slave, closeOnDealloc: true)
+        process.standardInput = terminal.slaveHandle
         process.standardOutput = output
         process.standardError = output
         try process.run()

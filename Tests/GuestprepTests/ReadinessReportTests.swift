@@ -1,4 +1,3 @@
-import CTestSupport
 import Foundation
 import GuestprepCore
 import Planning
@@ -75,18 +74,14 @@ struct ReadinessReportTests {
 
     /// Runs guestprep with a pseudo-terminal as stdout, so it sees a terminal there.
     func runWithTerminalOutput(_ arguments: [String], environment: [String: String]) throws -> String {
-        var path = [CChar](repeating: 0, count: 128)
-        let master = test_open_pty(&path, UInt(path.count))
-        try #require(master >= 0, "could not open a pseudo-terminal")
-        defer { close(master) }
-        let slavePath = String(decoding: path.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let slave = open(slavePath, O_RDWR | O_NOCTTY)
-        try #require(slave >= 0)
+        let terminal = try PseudoTerminal()
+        defer { terminal.closeMaster() }
+        let master = terminal.master
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Support.binary)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "NO_COLOR" }.merging(environment) { $1 }
-        process.standardOutput = FileHandle(fileDescriptor: slave, closeOnDealloc: true)
+        process.standardOutput = terminal.slaveHandle
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
