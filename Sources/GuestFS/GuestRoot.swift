@@ -448,4 +448,9 @@ public final class GuestLock: Sendable {
     private let file: Descriptor
 
     init(_ file: Descriptor) { self.file = file }
+
+    // flock belongs to the open file description: a child forked meanwhile (a command runner, a
+    // chroot helper that has not exec'd yet) shares it, and closing our descriptor alone would
+    // leave the lock held until that child execs. Unlocking releases it for every sharer.
+    deinit { flock(file.fd, LOCK_UN) }
 }
