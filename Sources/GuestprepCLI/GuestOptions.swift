@@ -48,6 +48,13 @@ struct GuestOptions: ParsableArguments {
         help: ArgumentHelp("The OVF descriptor the source VM was exported with, to check its virtual hardware version.", valueName: "FILE"))
     var ovf: String?
 
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Refresh the guest's package lists from its repositories while checking (apt-get update, dnf makecache, zypper refresh; 5-minute limit) and report the ones that fail. Changes the guest's package metadata cache, nothing else."
+        ))
+    var online = false
+
     func validate() throws {
         for disk in disks { _ = try DiskMapping(argument: disk) }
         for nic in nics { _ = try NICHint(argument: nic) }
@@ -73,7 +80,7 @@ struct GuestOptions: ParsableArguments {
         func read(_ path: String?) throws -> SourceInputs.HostFile? {
             try path.map { SourceInputs.HostFile(path: $0, contents: try HostFiles.read($0, limit: 16 << 20)) }
         }
-        return SourceInputs(vmx: try read(vmx), ovf: try read(ovf))
+        return SourceInputs(vmx: try read(vmx), ovf: try read(ovf), online: online)
     }
 
     func openRoot() throws -> GuestRoot {

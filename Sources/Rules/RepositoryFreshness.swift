@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 import GuestFS
 import GuestFacts
@@ -58,6 +59,8 @@ public struct RepositoryFreshness: Rule {
         var depth: Int
         var isStamp: @Sendable (String) -> Bool
         var refresh: String
+        /// The refresh `--online` runs: the first whose program the guest has.
+        var refreshCommands: [(program: GuestPath, argv: [String])]
     }
 
     static let tools: [Tool] = [
@@ -69,16 +72,18 @@ public struct RepositoryFreshness: Rule {
             isStamp: { name in
                 name.hasSuffix("_InRelease") || name.hasSuffix("_Release") || name.contains("_Packages")
                     || name == "update-success-stamp"
-            }, refresh: "apt-get update"),
+            }, refresh: "apt-get update", refreshCommands: [("/usr/bin/apt-get", ["apt-get", "-q", "update"])]),
         // dnf (and dnf5's libdnf5) per repository repodata/repomd.xml; yum under <arch>/<release>/<repo>.
         Tool(
             name: "dnf/yum", family: .rhel, configuration: ["/etc/yum.repos.d"],
             caches: ["/var/cache/dnf", "/var/cache/libdnf5", "/var/cache/yum"],
             depth: 4, isStamp: { $0 == "repomd.xml" || $0 == "last_makecache" || $0 == "cachecookie" },
-            refresh: "dnf makecache (yum makecache on older releases)"),
+            refresh: "dnf makecache (yum makecache on older releases)",
+            refreshCommands: [("/usr/bin/dnf", ["dnf", "-q", "makecache"]), ("/usr/bin/yum", ["yum", "-q", "makecache"])]),
         Tool(
             name: "zypper", family: .suse, configuration: ["/etc/zypp/repos.d"], caches: ["/var/cache/zypp/raw"], depth: 3,
-            isStamp: { $0 == "repomd.xml" || $0 == "content" }, refresh: "zypper refresh"),
+            isStamp: { $0 == "repomd.xml" || $0 == "content" }, refresh: "zypper refresh",
+            refreshCommands: [("/usr/bin/zypper", ["zypper", "--non-interactive", "refresh"])]),
     ]
 
     public func evaluate(in context: RuleContext) throws {
@@ -87,6 +92,7 @@ public struct RepositoryFreshness: Rule {
         for tool in Self.tools
         where try tool.family == context.facts.family || tool.configuration.contains(where: { try context.root.exists($0) }) {
             checked = true
+            if context.source.online { try refresh(tool, in: context) }
             var newest: (path: GuestPath, time: Int64)?
             for cache in tool.caches {
                 try Self.walk(cache, depth: tool.depth, in: context) { path in
@@ -128,6 +134,80 @@ public struct RepositoryFreshness: Rule {
                         "no apt, dnf/yum or zypper in this \(context.facts.family.rawValue) guest: its package lists are not checked; refresh them before migrating"
                 ))
         }
+    }
+
+    /// `--online`: runs the tool's refresh in the guest and reports each repository it could not
+    /// fetch. A refresh that cannot be started (no executor, no tool) is said, not skipped silently.
+    func refresh(_ tool: Tool, in context: RuleContext) throws {
+        guard let executor = context.executor else {
+            throw GuestprepError(.command, "--online needs to run \(tool.refresh) in the guest, and no command can run here")
+        }
+        var chosen: [String]?
+        for candidate in tool.refreshCommands where try context.root.exists(candidate.program) {
+            chosen = candidate.argv
+            break
+        }
+        guard let argv = chosen else {
+            context.report(
+                Finding(
+                    rule: Self.id, code: "repos.refresh-not-run", severity: .warning,
+                    message:
+                        "--online: the guest has no \(tool.refreshCommands.map(\.program.description).joined(separator: " or ")), so its \(tool.name) lists were not refreshed"
+                ))
+            return
+        }
+        let result = try executor.run(GuestCommand(argv, timeout: .seconds(300)))
+        let output = String(decoding: result.stdoutBytes + [UInt8(ascii: "\n")] + result.stderrBytes, as: UTF8.self)
+        let failures = Self.refreshFailures(output)
+        for failure in failures {
+            context.report(
+                Finding(
+                    rule: Self.id, code: "repos.refresh-failed", severity: .warning,
+                    message:
+                        "--online: `\(argv.joined(separator: " "))` could not fetch \(failure): the destination will not reach it either unless the network differs there; fix or disable that repository"
+                ))
+        }
+        if result.status != 0 || result.timedOut {
+            if failures.isEmpty {
+                let last = output.split(separator: "\n").last.map(String.init) ?? ""
+                context.report(
+                    Finding(
+                        rule: Self.id, code: "repos.refresh-failed", severity: .warning,
+                        message:
+                            "--online: `\(argv.joined(separator: " "))` \(result.timedOut ? "did not finish in 5 minutes" : "failed with status \(result.status)")\(last.isEmpty ? "" : ": \(last)")"
+                    ))
+            }
+        } else if failures.isEmpty {
+            context.report(
+                Finding(
+                    rule: Self.id, code: "repos.refresh-ok", severity: .info,
+                    message: "--online: `\(argv.joined(separator: " "))` refreshed every \(tool.name) repository"))
+        }
+    }
+
+    /// The repositories a refresh's output says it could not fetch: apt's `Err:N URI SUITE` (with
+    /// the reason on the next line), dnf's "Failed to download metadata for repo 'ID'", zypper's
+    /// "Problem retrieving files from 'NAME'" and "Repository 'NAME' is invalid".
+    static func refreshFailures(_ output: String) -> [String] {
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false).map { String($0) }
+        var failures: [String] = []
+        for (index, line) in lines.enumerated() {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.hasPrefix("Err:"), let space = text.firstIndex(of: " ") {
+                var what = String(text[text.index(after: space)...])
+                if index + 1 < lines.count, lines[index + 1].hasPrefix(" ") {
+                    what += " (\(lines[index + 1].trimmingCharacters(in: .whitespaces)))"
+                }
+                failures.append(what)
+            } else if let range = text.range(of: "Failed to download metadata for repo ") {
+                failures.append(String(text[range.upperBound...]))
+            } else if let range = text.range(of: "Problem retrieving files from ") {
+                failures.append(String(text[range.upperBound...]))
+            } else if text.hasPrefix("Repository '"), text.contains("' is invalid") {
+                failures.append(String(text.dropFirst("Repository ".count).prefix { $0 != " " }))
+            }
+        }
+        return failures
     }
 
     /// Files up to `depth` levels below `directory` (symlinks not followed, as the tools write none).

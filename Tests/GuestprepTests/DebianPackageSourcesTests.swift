@@ -76,4 +76,24 @@ struct DebianPackageSourcesTests {
         #expect(rolledBack.manualSteps.contains { $0.contains("linux-image-6.1.0-40-amd64=6.1.150-1") })
         #expect(try RunHistory.runs(in: root).map(\.state) == [.rolledBack])
     }
+
+    @Test("--online: apt-get update runs in the guest and the repository it cannot reach is a warning naming it")
+    func onlineRefresh() throws {
+        let top = try Support.scratch("debian-online")
+        defer { Support.cleanUp(top) }
+        let rootURL = top.appendingPathComponent("root")
+        try Support.must("cp", ["-a", try DebianRootCache.root().path, rootURL.path])
+        // Nothing listens on port 9 of the loopback: refused at once, no network needed.
+        try Support.write("deb http://127.0.0.1:9/debian bookworm main\n", to: rootURL.appendingPathComponent("etc/apt/sources.list"))
+        let root = try GuestRoot(hostPath: rootURL.path)
+        let playbook = Playbook(
+            name: "online", source: "online", steps: [.init(rule: RepositoryFreshness(), ruleID: RepositoryFreshness.id, line: 1)])
+        let plan = Planner.plan(
+            root: root, devices: DeviceInventory(devices: []), facts: try GuestFacts.gather(from: root), playbook: playbook,
+            executor: ChrootExecutor(root: root), source: SourceInputs(online: true))
+        #expect(plan.failures.isEmpty, "\(plan.failures)")
+        let failed = try #require(plan.findings.first { $0.code == "repos.refresh-failed" }, "\(plan.findings)")
+        #expect(failed.severity == .warning && failed.message.contains("http://127.0.0.1:9/debian bookworm"))
+        #expect(plan.changes.isEmpty)
+    }
 }

@@ -13,6 +13,29 @@ import Testing
 /// against the newest kernel, apt-cache policy output) and network-map on small scratch guests.
 @Suite("Readiness checks: package lists, kernel, static addresses")
 struct ReadinessChecksTests {
+    @Test("--online: the repositories apt, dnf and zypper say they could not fetch are named, each once")
+    func refreshFailures() {
+        let apt = """
+            Hit:1 http://deb.debian.org/debian bookworm InRelease
+            Err:2 http://127.0.0.1:9/debian bookworm InRelease
+              Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)
+            Reading package lists...
+            W: Failed to fetch http://127.0.0.1:9/debian/dists/bookworm/InRelease  Could not connect
+            W: Some index files failed to download. They have been ignored, or old ones used instead.
+            """
+        #expect(
+            RepositoryFreshness.refreshFailures(apt) == [
+                "http://127.0.0.1:9/debian bookworm InRelease (Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused))"
+            ])
+        let dnf =
+            "Errors during downloading metadata for repository 'media':\nError: Failed to download metadata for repo 'media': Cannot download repomd.xml\n"
+        #expect(RepositoryFreshness.refreshFailures(dnf) == ["'media': Cannot download repomd.xml"])
+        let zypper =
+            "Retrieving repository 'Main OSS' metadata [error]\nRepository 'Main' is invalid.\nProblem retrieving files from 'Main OSS'.\n"
+        #expect(RepositoryFreshness.refreshFailures(zypper) == ["'Main'", "'Main OSS'."])
+        #expect(RepositoryFreshness.refreshFailures("Hit:1 http://deb.debian.org/debian bookworm InRelease\n").isEmpty)
+    }
+
     /// 2026-01-20 00:00 UTC.
     static let now: Int64 = 1_768_867_200
     static let day: Int64 = 86400
