@@ -27,11 +27,29 @@ enum GrubRegeneration {
             }
             guard found else { continue }
             guard tool.needsOutput else { return tool.argv }
-            for config in configFiles where try context.read(config) != nil {
+            for config in try efiConfigs(in: context) + configFiles where try context.read(config) != nil {
                 return tool.argv + [config.description]
             }
         }
         return nil
+    }
+
+    /// A full grub.cfg on the EFI system partition (`/boot/efi/EFI/<vendor>/grub.cfg`): on UEFI
+    /// RHEL 8, Fedora before 34 and older SUSE, that is the file GRUB reads, and writing
+    /// /boot/grub2/grub.cfg would change nothing it boots with. Newer releases keep a stub there
+    /// that only `configfile`s /boot/grub2/grub.cfg: a stub is skipped, so its target is written.
+    static func efiConfigs(in context: RuleContext) throws -> [GuestPath] {
+        let efi: GuestPath = "/boot/efi/EFI"
+        var found: [GuestPath] = []
+        for vendor in try context.listDirectory(efi) where vendor != "BOOT" {
+            let config = efi.appending(vendor).appending("grub.cfg")
+            guard let file = try context.read(config) else { continue }
+            let isStub = TextLines.split(file.contents).contains { line in
+                line.fields().first?.text == "configfile"
+            }
+            if !isStub { found.append(config) }
+        }
+        return found
     }
 
     /// Plans the regeneration when the guest has the tool; else reports what to run by hand.
