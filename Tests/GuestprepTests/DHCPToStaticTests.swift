@@ -85,7 +85,9 @@ enum DHCPCase {
         }
         // ifupdown's own parser reads every interfaces file the plan wrote.
         let written = planned.plan.changes.compactMap { change -> (String, [UInt8])? in
-            guard let path = change.path?.description, path.hasPrefix("/etc/network/interfaces"), let bytes = change.proposed else { return nil }
+            guard let path = change.path?.description, path.hasPrefix("/etc/network/interfaces"), let bytes = change.proposed else {
+                return nil
+            }
             return (path, bytes)
         }
         try NetworkIfupdownTests.ifquery(Dictionary(uniqueKeysWithValues: written), case: name)
@@ -371,35 +373,26 @@ struct DHCPToStaticTests {
 
     @Test(
         "a real lease: dnsmasq serves, dhclient writes; planned against an ifupdown guest holding that lease file",
-        .enabled(
-            if: Support.isRoot && HostCommand.find("dnsmasq") != nil && HostCommand.find("dhclient") != nil
-                && HostCommand.find("ip") != nil,
-            "needs root, dnsmasq (dnsmasq-base) and dhclient (isc-dhcp-client); make deps installs them"),
+        .enabled(if: DHCPLab.available, DHCPLab.unavailable),
         .timeLimit(.minutes(2)))
     func realLease() throws {
-        let scratch = try Support.scratch("dhcp-real-lease")
-        let lab = DHCPLab(scratch: scratch)
-        defer {
-            lab.tearDown()
-            Support.cleanUp(scratch)
+        try DHCPLab.withLease("dhcp-real-lease") { scratch, leaseFile in
+            let tree = scratch.appendingPathComponent("guest")
+            try Support.write("ID=debian\nVERSION_ID=\"12\"\n", to: tree.appendingPathComponent("etc/os-release"))
+            // dhclient records the interface inside the lease (gpc0); the file name is only a fallback.
+            let link = DHCPLab.clientLink
+            try Support.write("auto \(link)\niface \(link) inet dhcp\n", to: tree.appendingPathComponent("etc/network/interfaces"))
+            try FileManager.default.createDirectory(at: tree.appendingPathComponent("var/lib/dhcp"), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: leaseFile, to: tree.appendingPathComponent("var/lib/dhcp/dhclient.eth0.leases"))
+            let planned = try DHCPCase.plan("real", guestTree: tree)
+            defer { Support.cleanUp(planned.scratch) }
+            #expect(planned.codes(.blocker).isEmpty, "\(planned.plan.findings)")
+            let change = try #require(planned.plan.changes.first { $0.path == "/etc/network/interfaces" })
+            let text = String(decoding: change.proposed ?? [], as: UTF8.self)
+            #expect(text.contains("iface \(link) inet static"), "\(text)")
+            #expect(text.contains("address 10.213.0.") && text.contains("netmask 255.255.255.0"), "\(text)")
+            #expect(text.contains("gateway 10.213.0.1"), "\(text)")
+            #expect(change.reasons.joined().contains("/var/lib/dhcp/dhclient.eth0.leases:"))
         }
-        try lab.start()
-        let leaseFile = try lab.lease()
-        let tree = scratch.appendingPathComponent("guest")
-        try Support.write("ID=debian\nVERSION_ID=\"12\"\n", to: tree.appendingPathComponent("etc/os-release"))
-        // dhclient records the interface inside the lease (gpc0); the file name is only a fallback.
-        let link = DHCPLab.clientLink
-        try Support.write("auto \(link)\niface \(link) inet dhcp\n", to: tree.appendingPathComponent("etc/network/interfaces"))
-        try FileManager.default.createDirectory(at: tree.appendingPathComponent("var/lib/dhcp"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: leaseFile, to: tree.appendingPathComponent("var/lib/dhcp/dhclient.eth0.leases"))
-        let planned = try DHCPCase.plan("real", guestTree: tree)
-        defer { Support.cleanUp(planned.scratch) }
-        #expect(planned.codes(.blocker).isEmpty, "\(planned.plan.findings)")
-        let change = try #require(planned.plan.changes.first { $0.path == "/etc/network/interfaces" })
-        let text = String(decoding: change.proposed ?? [], as: UTF8.self)
-        #expect(text.contains("iface \(link) inet static"), "\(text)")
-        #expect(text.contains("address 10.213.0.") && text.contains("netmask 255.255.255.0"), "\(text)")
-        #expect(text.contains("gateway 10.213.0.1"), "\(text)")
-        #expect(change.reasons.joined().contains("/var/lib/dhcp/dhclient.eth0.leases:"))
     }
 }

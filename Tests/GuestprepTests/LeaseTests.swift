@@ -42,7 +42,9 @@ struct LeaseTests {
         }
     }
 
-    @Test("many renewals: the newest of nine blocks is chosen, the last dhclient bound", .enabled(if: Support.corpusAvailable, "corpus absent"))
+    @Test(
+        "many renewals: the newest of nine blocks is chosen, the last dhclient bound",
+        .enabled(if: Support.corpusAvailable, "corpus absent"))
     func manyRenewals() throws {
         let (scan, newest) = try Self.corpus("debian9-ec2-dhclient.eth0.leases-many-renewals")
         #expect(scan.leases.count == 9)
@@ -225,32 +227,23 @@ struct LeaseTests {
 
     @Test(
         "real leases: dnsmasq serves DHCP across a veth pair between two namespaces; dhclient's lease file reads back",
-        .enabled(
-            if: Support.isRoot && HostCommand.find("dnsmasq") != nil && HostCommand.find("dhclient") != nil
-                && HostCommand.find("ip") != nil,
-            "needs root, dnsmasq (dnsmasq-base) and dhclient (isc-dhcp-client); make deps installs them"),
+        .enabled(if: DHCPLab.available, DHCPLab.unavailable),
         .timeLimit(.minutes(2)))
     func realLeases() throws {
-        let scratch = try Support.scratch("real-lease")
-        let lab = DHCPLab(scratch: scratch)
-        defer {
-            lab.tearDown()
-            Support.cleanUp(scratch)
+        try DHCPLab.withLease("real-lease") { _, leaseFile in
+            let bytes = Array(try Data(contentsOf: leaseFile))
+            let scan = DhclientLeases.parse(bytes, path: "/var/lib/dhcp/dhclient.gpc0.leases")
+            #expect(scan.problems.isEmpty, "\(scan.problems)")
+            let lease = try #require(LeaseReader.newest(scan.leases).first, "\(String(decoding: bytes, as: UTF8.self))")
+            #expect(lease.interface == DHCPLab.clientLink)
+            let address = try #require(lease.address)
+            #expect(address.prefix == 24)
+            #expect(InterfaceAddress(cidr: "10.213.0.0/24")!.contains(address.address))
+            #expect(lease.routers == [IPAddress("10.213.0.1")!])
+            #expect(lease.dnsServers == [IPAddress("10.213.0.53")!])
+            #expect(lease.searchDomains == ["lab.example"])
+            #expect(lease.expiry != nil)
         }
-        try lab.start()
-        let leaseFile = try lab.lease()
-        let bytes = Array(try Data(contentsOf: leaseFile))
-        let scan = DhclientLeases.parse(bytes, path: "/var/lib/dhcp/dhclient.gpc0.leases")
-        #expect(scan.problems.isEmpty, "\(scan.problems)")
-        let lease = try #require(LeaseReader.newest(scan.leases).first, "\(String(decoding: bytes, as: UTF8.self))")
-        #expect(lease.interface == DHCPLab.clientLink)
-        let address = try #require(lease.address)
-        #expect(address.prefix == 24)
-        #expect(InterfaceAddress(cidr: "10.213.0.0/24")!.contains(address.address))
-        #expect(lease.routers == [IPAddress("10.213.0.1")!])
-        #expect(lease.dnsServers == [IPAddress("10.213.0.53")!])
-        #expect(lease.searchDomains == ["lab.example"])
-        #expect(lease.expiry != nil)
     }
 }
 
@@ -258,6 +251,24 @@ struct LeaseTests {
 /// other, so nothing on the host's own links changes. Every process it starts lives in one of its
 /// namespaces and is killed on tear-down by pid, before the namespaces go.
 final class DHCPLab: @unchecked Sendable {
+    /// Whether a lab can run here: root (namespaces) and the DHCP server and client.
+    static var available: Bool {
+        Support.isRoot && HostCommand.find("dnsmasq") != nil && HostCommand.find("dhclient") != nil && HostCommand.find("ip") != nil
+    }
+    static let unavailable: Comment = "needs root, dnsmasq (dnsmasq-base) and dhclient (isc-dhcp-client); make deps installs them"
+
+    /// Runs `body` with a scratch directory and the lease file dhclient wrote in a fresh lab.
+    static func withLease(_ name: String, _ body: (_ scratch: URL, _ leaseFile: URL) throws -> Void) throws {
+        let scratch = try Support.scratch(name)
+        let lab = DHCPLab(scratch: scratch)
+        defer {
+            lab.tearDown()
+            Support.cleanUp(scratch)
+        }
+        try lab.start()
+        try body(scratch, try lab.lease())
+    }
+
     static let serverLink = "gps0"
     static let clientLink = "gpc0"
     let scratch: URL
