@@ -137,7 +137,7 @@ public struct RepositoryFreshness: Rule {
     }
 
     /// `--online`: runs the tool's refresh in the guest and reports each repository it could not
-    /// fetch. A refresh that cannot be started (no executor, no tool) is said, not skipped silently.
+    /// fetch. A refresh that cannot run (no executor, no tool) or does not finish is an error.
     func refresh(_ tool: Tool, in context: RuleContext) throws {
         guard let executor = context.executor else {
             throw GuestprepError(.command, "--online needs to run \(tool.refresh) in the guest, and no command can run here")
@@ -148,13 +148,11 @@ public struct RepositoryFreshness: Rule {
             break
         }
         guard let argv = chosen else {
-            context.report(
-                Finding(
-                    rule: Self.id, code: "repos.refresh-not-run", severity: .warning,
-                    message:
-                        "--online: the guest has no \(tool.refreshCommands.map(\.program.description).joined(separator: " or ")), so its \(tool.name) lists were not refreshed"
-                ))
-            return
+            // Asked to refresh and unable to: a check not done, not a finding.
+            throw GuestprepError(
+                .command,
+                "--online: the guest has no \(tool.refreshCommands.map(\.program.description).joined(separator: " or ")), so its \(tool.name) lists cannot be refreshed; run without --online"
+            )
         }
         let result = try executor.run(GuestCommand(argv, timeout: .seconds(300)))
         let output = String(decoding: result.stdoutBytes + [UInt8(ascii: "\n")] + result.stderrBytes, as: UTF8.self)
@@ -167,14 +165,18 @@ public struct RepositoryFreshness: Rule {
                         "--online: `\(argv.joined(separator: " "))` could not fetch \(failure): the destination will not reach it either unless the network differs there; fix or disable that repository"
                 ))
         }
-        if result.status != 0 || result.timedOut {
+        if result.timedOut {
+            throw GuestprepError(
+                .command, "--online: `\(argv.joined(separator: " "))` did not finish in 5 minutes, so the repositories were not checked")
+        }
+        if result.status != 0 {
             if failures.isEmpty {
                 let last = output.split(separator: "\n").last.map(String.init) ?? ""
                 context.report(
                     Finding(
                         rule: Self.id, code: "repos.refresh-failed", severity: .warning,
                         message:
-                            "--online: `\(argv.joined(separator: " "))` \(result.timedOut ? "did not finish in 5 minutes" : "failed with status \(result.status)")\(last.isEmpty ? "" : ": \(last)")"
+                            "--online: `\(argv.joined(separator: " "))` failed with status \(result.status)\(last.isEmpty ? "" : ": \(last)")"
                     ))
             }
         } else if failures.isEmpty {

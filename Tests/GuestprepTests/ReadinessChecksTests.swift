@@ -1,4 +1,5 @@
 import BlockProbe
+import Executor
 import Foundation
 import GuestFS
 import GuestFacts
@@ -13,6 +14,23 @@ import Testing
 /// against the newest kernel, apt-cache policy output) and network-map on small scratch guests.
 @Suite("Readiness checks: package lists, kernel, static addresses")
 struct ReadinessChecksTests {
+    @Test("--online in a guest without apt-get is an error (exit 1), not a finding: the repositories were not checked")
+    func onlineWithoutTool() throws {
+        let directory = try Support.scratch("online-no-apt")
+        defer { Support.cleanUp(directory) }
+        try Support.write("ID=debian\nVERSION_ID=12\n", to: directory.appendingPathComponent("etc/os-release"))
+        try Support.write("deb http://deb.debian.org/debian bookworm main\n", to: directory.appendingPathComponent("etc/apt/sources.list"))
+        let root = try GuestRoot(hostPath: directory.path)
+        let plan = Planner.plan(
+            root: root, devices: DeviceInventory(devices: []), facts: try GuestFacts.gather(from: root),
+            playbook: Playbook(
+                name: "o", source: "o", steps: [.init(rule: RepositoryFreshness(), ruleID: RepositoryFreshness.id, line: 1)]),
+            executor: ChrootExecutor(root: root), source: SourceInputs(online: true))
+        let failure = try #require(plan.failures.first)
+        #expect(failure.error.message.contains("--online") && failure.error.message.contains("/usr/bin/apt-get"))
+        #expect(plan.verdict == .error)
+    }
+
     @Test("--online: the repositories apt, dnf and zypper say they could not fetch are named, each once")
     func refreshFailures() {
         let apt = """
